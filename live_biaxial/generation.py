@@ -1,0 +1,59 @@
+"""The original's ``gen_adaptive`` loop, for any single-step cell (onnxruntime or torch).
+
+A cell is a callable ``cell(notes, step, state, noise, conservativity, temperature, play_bias)``
+returning ``(new_notes (78, 2), probs (78, 2), new_state)``, all numpy arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .representation import N_NOTES
+
+
+class AntiSilence:
+    """The conservativity rule of the original, scaled by a strength from 0 (off) to 1 (original).
+
+    After each step: if fewer than 2 notes play, c drops to at most 1 and then by 0.02 * strength
+    (which raises every play probability, P ** c); otherwise c relaxes toward 1 by 30%.
+    """
+
+    def __init__(self, strength: float = 1.0):
+        self.strength = float(strength)
+        self.c = 1.0
+
+    def update(self, n_playing: int) -> float:
+        if n_playing < 2:
+            self.c = min(self.c, 1.0) - 0.02 * self.strength
+        else:
+            self.c += (1.0 - self.c) * 0.3
+        return self.c
+
+
+def generate(
+    cell,
+    state_size: int,
+    n_steps: int,
+    seed_notes: np.ndarray | None = None,
+    seed: int = 0,
+    anti_silence: float = 1.0,
+    temperature: float = 1.0,
+    play_bias: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walk n_steps from a seed step -> (notes (n_steps, 78, 2) uint8, probs (n_steps, 78, 2))."""
+    rng = np.random.default_rng(seed)
+    notes = np.zeros((N_NOTES, 2), np.float32) if seed_notes is None else np.asarray(seed_notes, np.float32)
+    state = np.zeros((N_NOTES, state_size), np.float32)
+    bias = np.zeros(N_NOTES, np.float32) if play_bias is None else np.asarray(play_bias, np.float32)
+    rule = AntiSilence(anti_silence)
+    out = np.zeros((n_steps, N_NOTES, 2), np.uint8)
+    probs = np.zeros((n_steps, N_NOTES, 2), np.float32)
+    temp = np.float32(temperature)
+    step = -1  # the seed is the step before the first generated one
+    for t in range(n_steps):
+        noise = rng.random((N_NOTES, 2), dtype=np.float32)
+        notes, p, state = cell(notes, np.int64(step), state, noise, np.float32(rule.c), temp, bias)
+        out[t], probs[t] = notes, p
+        rule.update(int(notes[:, 0].sum()))
+        step = t
+    return out, probs

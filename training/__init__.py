@@ -1,0 +1,1 @@
+"""Offline training of the biaxial LSTM (torch). The live instrument never imports this."""

@@ -1,0 +1,69 @@
+"""Checkpoints: one torch file carrying the model config, weights, optimizer state and step."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+from live_biaxial.errors import ModelFileError
+
+from .config import ModelConfig, TrainConfig
+from .model import BiaxialLSTM
+
+FORMAT = "live-biaxial-checkpoint/1"
+
+
+def save(path: Path, model, optimizer, step: int, train_config: TrainConfig, extra: dict) -> None:
+    """Write atomically (temp file + rename), so Ctrl-C never leaves half a checkpoint."""
+    raw = model.module if hasattr(model, "module") else model
+    blob = {
+        "format": FORMAT,
+        "model_config": dataclasses.asdict(raw.config),
+        "train_config": dataclasses.asdict(train_config),
+        "model": raw.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "step": step,
+        **extra,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def load(path: str | Path) -> dict:
+    """Read a checkpoint; anything else gives one ModelFileError line."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "last.pt"
+    if not path.exists():
+        raise ModelFileError(f"{path}: no such checkpoint")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises pickle, zip and runtime errors alike
+        raise ModelFileError(f"{path}: not a live-biaxial checkpoint (cannot be read: {type(err).__name__})") from err
+    if not isinstance(blob, dict) or "format" not in blob:
+        raise ModelFileError(f"{path}: not a live-biaxial checkpoint")
+    if blob["format"] != FORMAT:
+        raise ModelFileError(f"{path}: checkpoint format {blob['format']!r}, this version reads {FORMAT!r}")
+    blob["path"] = str(path)
+    return blob
+
+
+def load_model(path: str | Path) -> tuple[BiaxialLSTM, dict]:
+    blob = load(path)
+    model = BiaxialLSTM(ModelConfig.from_dict(blob["model_config"]))
+    try:
+        model.load_state_dict(blob["model"])
+    except RuntimeError as err:
+        raise ModelFileError(f"{blob['path']}: weights do not fit its own config") from err
+    return model.eval(), blob
+
+
+def file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

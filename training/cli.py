@@ -1,0 +1,91 @@
+"""`live-biaxial train` and `live-biaxial eval`: torch is imported here, never by the live path."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .config import ModelConfig, TrainConfig
+
+
+def sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(","))
+
+
+def add_train_args(p) -> None:
+    p.add_argument("data", nargs="+", help="MIDI files or folders, JSB Chorales .json files, or music21:COMPOSER")
+    p.add_argument("--out", default="runs/default", help="run folder: checkpoints, metrics.jsonl, samples/")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--batches", type=int, default=TrainConfig.batches)
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    p.add_argument("--segment-steps", type=int, default=TrainConfig.segment_steps)
+    p.add_argument("--optimizer", choices=["adam", "adadelta"], default=TrainConfig.optimizer)
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--transpose", type=int, default=0, help="random transposition up to +-N semitones")
+    p.add_argument("--time-sizes", type=sizes, default=ModelConfig.time_sizes, help="e.g. 300,300")
+    p.add_argument("--pitch-sizes", type=sizes, default=ModelConfig.pitch_sizes, help="e.g. 100,50")
+    p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
+    p.add_argument("--steps-per-beat", type=int, default=4, help="4 = 16ths (default), 1 = quarter notes")
+    p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
+    p.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    p.add_argument("--sample-every", type=int, default=TrainConfig.sample_every, help="0 = never")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with AVX-512 BF16, GPUs)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+
+
+def run_train(args) -> int:
+    import torch
+
+    from .data import load_data
+    from .train import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_data(args.data, steps_per_beat=args.steps_per_beat, min_steps=args.segment_steps)
+    model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat)
+    cfg = TrainConfig(
+        batch_size=args.batch_size, segment_steps=args.segment_steps, optimizer=args.optimizer, lr=args.lr,
+        transpose=args.transpose, batches=args.batches, eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
+    )
+    try:
+        last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device)
+    except KeyboardInterrupt:
+        return 130
+    print(json.dumps(last))
+    return 0
+
+
+def add_eval_args(p) -> None:
+    p.add_argument("checkpoint", help="a checkpoint file (or a run folder: its last.pt)")
+    p.add_argument("--data", nargs="+", required=True, help="the data to score (as for train)")
+    p.add_argument("--split", choices=["train", "valid", "test"], default="test")
+    p.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
+
+
+def run_eval(args) -> int:
+    from . import checkpoint
+    from .data import load_data
+    from .evaluate import evaluate
+
+    model, blob = checkpoint.load_model(args.checkpoint)
+    data = load_data(args.data, steps_per_beat=model.config.steps_per_beat, min_steps=1, log=lambda s: None)
+    pieces = data.splits[args.split]
+    if not pieces:
+        from live_biaxial.errors import DataError
+
+        raise DataError(f"the {args.split} split of {', '.join(args.data)} is empty")
+    m = evaluate(model, pieces)
+    m.update(checkpoint=blob["path"], batch=blob["step"], split=args.split)
+    print(f"{args.split}: {m['pieces']} pieces, {m['steps']} steps")
+    print(f"  NLL per step, play bits:        {m['nll_play']:.4f}")
+    print(f"  NLL per step, play + articulate: {m['nll']:.4f}")
+    print(f"  frame-level accuracy:            {m['accuracy']:.4f}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(m, indent=2) + "\n")
+    json.dump(m, sys.stdout)
+    print()
+    return 0

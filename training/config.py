@@ -1,0 +1,36 @@
+"""Config dataclasses: a ModelConfig is saved inside every checkpoint and every exported model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    time_sizes: tuple[int, ...] = (300, 300)  # LSTM stack along time (per note)
+    pitch_sizes: tuple[int, ...] = (100, 50)  # LSTM stack along pitch (per step)
+    dropout: float = 0.5
+    steps_per_beat: int = 4  # 4 = one step per 16th note
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        for k in ("time_sizes", "pitch_sizes"):
+            d[k] = tuple(d[k])
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    batch_size: int = 10
+    segment_steps: int = 128
+    segment_start_multiple: int = 16  # segments start on a bar line
+    optimizer: str = "adam"  # "adam" or "adadelta" (the original's)
+    lr: float = 1e-3  # Adam only; AdaDelta uses lr=1.0
+    transpose: int = 0  # random transposition in -transpose..+transpose semitones
+    batches: int = 10000
+    eval_every: int = 100
+    sample_every: int = 500
+    checkpoint_every: int = 100
+    seed: int = 0
+    bf16: bool = False

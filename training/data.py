@@ -1,0 +1,248 @@
+"""Training data: MIDI files and folders, the JSB Chorales JSON files, and the music21 corpus.
+
+``load_data`` turns a list of sources into train/valid/test lists of note-state matrices.
+Parsed pieces are cached on disk, keyed by the file's content, so a second run starts at once.
+A bad file is skipped with one line and counted; no usable piece at all is a DataError.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from live_biaxial.errors import BadMidiFile, DataError
+from live_biaxial.representation import N_NOTES, midi_to_matrix, pitches_to_matrix, voices_to_matrix
+
+CACHE_VERSION = 1
+MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
+JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat, from the file name
+SPLITS = ("train", "valid", "test")
+
+
+@dataclasses.dataclass
+class Piece:
+    name: str
+    matrix: np.ndarray  # (T, 78, 2) uint8
+
+
+@dataclasses.dataclass
+class Data:
+    splits: dict[str, list[Piece]]
+    skipped: list[str]  # one line per skipped file or piece: "path: reason"
+    sources: list[str]
+
+    def summary(self) -> dict:
+        out = {s: {"pieces": len(p), "steps": int(sum(x.matrix.shape[0] for x in p))} for s, p in self.splits.items()}
+        out["skipped"] = len(self.skipped)
+        out["sources"] = [Path(s).name for s in self.sources]
+        return out
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("LIVE_BIAXIAL_CACHE", Path.home() / ".cache" / "live-biaxial"))
+
+
+def _cache_key(data: bytes, *parts) -> str:
+    h = hashlib.sha256(data)
+    h.update(repr((CACHE_VERSION,) + parts).encode())
+    return h.hexdigest()[:32]
+
+
+def _cached(key: str, make: Callable[[], dict]) -> dict:
+    """Load a dict of arrays/strings from the cache, or make and store it."""
+    path = cache_dir() / "pieces" / f"{key}.npz"
+    if path.exists():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is rebuilt
+    value = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **value)
+    os.replace(tmp, path)
+    return value
+
+
+def _split_of(name: str) -> str:
+    """A stable split for files of a MIDI folder: about 10% valid, 10% test."""
+    r = zlib.crc32(name.encode()) % 10
+    return "valid" if r == 0 else "test" if r == 1 else "train"
+
+
+def _load_midi(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, str]:
+    raw = path.read_bytes()
+
+    def make():
+        try:
+            m, rep = midi_to_matrix(path, steps_per_beat)
+            note = f"cut at step {rep.cut_at_step} by its {rep.cut_reason}" if rep.cut_reason else ""
+            return {"matrix": m, "note": np.array(note)}
+        except BadMidiFile as err:
+            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array("error:" + err.reason)}
+
+    v = _cached(_cache_key(raw, "midi", steps_per_beat), make)
+    note = str(v["note"])
+    if note.startswith("error:"):
+        return None, note[len("error:"):]
+    return v["matrix"], note
+
+
+def _load_jsb(path: Path, steps_per_beat: int) -> dict[str, list[Piece]]:
+    raw = path.read_bytes()
+    res = next((spb for word, spb in JSB_RESOLUTIONS.items() if word in path.name), None)
+    if res is not None and res != steps_per_beat:
+        raise DataError(f"{path}: has {res} step(s) per beat; train with --steps-per-beat {res} or use another file")
+    separated = "separated" in path.name.lower()
+
+    def make():
+        try:
+            d = json.loads(raw)
+        except ValueError as err:
+            raise DataError(f"{path}: not a JSON file ({err})") from err
+        if not isinstance(d, dict) or not any(s in d for s in SPLITS):
+            raise DataError(f"{path}: not a JSB Chorales file (needs 'train'/'valid'/'test' lists)")
+        out = {}
+        for split in SPLITS:
+            conv = voices_to_matrix if separated else pitches_to_matrix
+            mats = [conv(p) for p in d.get(split, []) if len(p)]
+            out[f"{split}_lengths"] = np.array([m.shape[0] for m in mats], dtype=np.int64)
+            out[f"{split}_notes"] = np.concatenate(mats) if mats else np.zeros((0, N_NOTES, 2), np.uint8)
+        return out
+
+    v = _cached(_cache_key(raw, "jsb", separated), make)
+    pieces = {}
+    for split in SPLITS:
+        ends = np.cumsum(v[f"{split}_lengths"])
+        mats = np.split(v[f"{split}_notes"], ends[:-1]) if len(ends) else []
+        pieces[split] = [Piece(f"{path.stem}/{split}/{i}", m) for i, m in enumerate(mats)]
+    return pieces
+
+
+def _music21_files(name: str) -> list[Path]:
+    try:
+        from music21 import corpus
+    except ImportError as err:
+        raise DataError("the music21 source needs the music21 package: pip install music21") from err
+    paths = [Path(str(p)) for p in corpus.getComposer(name)]
+    if not paths:
+        raise DataError(f"music21:{name}: the music21 corpus has no composer '{name}' (try bach, palestrina, monteverdi)")
+    return paths
+
+
+def _load_music21(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, str]:
+    raw = path.read_bytes()
+
+    def make():
+        from music21 import converter
+
+        try:
+            score = converter.parse(str(path))
+            midi_path = cache_dir() / "music21" / (path.stem + ".mid")
+            midi_path.parent.mkdir(parents=True, exist_ok=True)
+            score.write("midi", fp=str(midi_path))
+            m, rep = midi_to_matrix(midi_path, steps_per_beat)
+            return {"matrix": m, "note": np.array(rep.cut_reason)}
+        except BadMidiFile as err:
+            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array("error:" + err.reason)}
+        except Exception as err:  # music21 raises many types on odd scores
+            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array(f"error:music21 could not read it ({err})")}
+
+    v = _cached(_cache_key(raw, "music21", steps_per_beat), make)
+    note = str(v["note"])
+    return (None, note[6:]) if note.startswith("error:") else (v["matrix"], note)
+
+
+def load_data(
+    sources: list[str],
+    steps_per_beat: int = 4,
+    min_steps: int = 128,
+    log: Callable[[str], None] = print,
+) -> Data:
+    """Load every source; a file that cannot be used is reported and skipped."""
+    splits: dict[str, list[Piece]] = {s: [] for s in SPLITS}
+    skipped: list[str] = []
+    for source in sources:
+        if source.startswith("music21:"):
+            files = [(p, _load_music21) for p in _music21_files(source.split(":", 1)[1])]
+            root = None
+        else:
+            root = Path(source)
+            if not root.exists():
+                raise DataError(f"{source}: no such file or folder")
+            if root.suffix.lower() == ".json":
+                for split, pieces in _load_jsb(root, steps_per_beat).items():
+                    splits[split].extend(pieces)
+                continue
+            if root.is_dir():
+                try:
+                    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
+                except OSError as err:
+                    raise DataError(f"{source}: cannot read this folder ({err.strerror})") from err
+                if not files:
+                    raise DataError(f"{source}: no MIDI files (.mid, .midi) in this folder")
+            else:
+                files = [root]
+            files = [(p, _load_midi) for p in files]
+        for path, loader in files:
+            try:
+                matrix, note = loader(path, steps_per_beat)
+            except OSError as err:
+                matrix, note = None, f"cannot read ({err.strerror})"
+            if matrix is None:
+                skipped.append(f"{path}: {note}")
+                log(f"skipped {path}: {note}")
+                continue
+            if note:
+                log(f"note: {path}: {note}")
+            name = str(path.relative_to(root)) if root is not None and root.is_dir() else path.name
+            splits[_split_of(name)].append(Piece(name, matrix))
+
+    for split in SPLITS:
+        kept = []
+        for p in splits[split]:
+            if p.matrix.shape[0] < min_steps:
+                skipped.append(f"{p.name}: shorter than {min_steps} steps")
+            else:
+                kept.append(p)
+        splits[split] = kept
+    if not splits["train"]:
+        raise DataError("no usable piece in " + ", ".join(sources) + f" ({len(skipped)} skipped)")
+    if not splits["valid"] and len(splits["train"]) > 1:  # a small folder: hold out one piece
+        splits["valid"].append(splits["train"].pop())
+    return Data(splits, skipped, list(sources))
+
+
+def sample_batch(
+    pieces: list[Piece],
+    rng: np.random.Generator,
+    batch_size: int,
+    segment_steps: int,
+    start_multiple: int = 16,
+    transpose: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Random segments -> states (B, segment_steps, 78, 2) float32, steps (B, segment_steps) int64."""
+    states = np.zeros((batch_size, segment_steps, N_NOTES, 2), np.float32)
+    steps = np.zeros((batch_size, segment_steps), np.int64)
+    for b in range(batch_size):
+        m = pieces[rng.integers(len(pieces))].matrix
+        n_starts = (m.shape[0] - segment_steps) // start_multiple + 1
+        start = int(rng.integers(n_starts)) * start_multiple
+        seg = m[start : start + segment_steps]
+        shift = int(rng.integers(-transpose, transpose + 1)) if transpose else 0
+        if shift > 0:
+            states[b, :, shift:] = seg[:, :-shift]
+        elif shift < 0:
+            states[b, :, :shift] = seg[:, -shift:]
+        else:
+            states[b] = seg
+        steps[b] = start + np.arange(segment_steps)
+    return states, steps

@@ -1,0 +1,64 @@
+"""The 80 inputs per note, built from the previous step's note state.
+
+One function, ``note_features``, serves training (all steps at once) and the ONNX export
+(one step inside the graph). It uses only constant gathers, matmuls and elementwise ops so
+that it exports to ONNX as is.
+
+Per note n (index 0..77 in the window MIDI 24..101), in order:
+  [0]      position n
+  [1:13]   pitch class one-hot (n mod 12; index 0 is a C)
+  [13:63]  (play, articulate) of notes n-12..n+12 at the previous step, zeros outside
+  [63:75]  count of playing notes per pitch class, rotated so index 0 is n's own class
+  [75:79]  beat: bits 0..3 of the step index, mapped to -1/+1
+  [79]     constant 0
+"""
+
+from __future__ import annotations
+
+import torch
+
+N_NOTES = 78
+N_FEATURES = 80
+VICINITY = 12  # notes each side
+
+
+def _constants(device=None):
+    n = torch.arange(N_NOTES, device=device)
+    static = torch.zeros(N_NOTES, 13, device=device)  # position + pitch class one-hot
+    static[:, 0] = n.float()
+    static[n, 1 + n % 12] = 1.0
+    # gather index into the state padded by 12 on each side: note n sees padded[n .. n+24]
+    vicinity_idx = n[:, None] + torch.arange(2 * VICINITY + 1, device=device)[None, :]  # (78, 25)
+    class_onehot = torch.zeros(N_NOTES, 12, device=device)  # (78, 12) note -> its pitch class
+    class_onehot[n, n % 12] = 1.0
+    rotate_idx = (n[:, None] % 12 + torch.arange(12, device=device)[None, :]) % 12  # (78, 12)
+    beat_div = torch.tensor([1, 2, 4, 8], device=device)
+    return static, vicinity_idx, class_onehot, rotate_idx, beat_div
+
+
+class NoteFeatures(torch.nn.Module):
+    """state (..., 78, 2) float, step (...) int64 -> features (..., 78, 80)."""
+
+    def __init__(self):
+        super().__init__()
+        static, vicinity_idx, class_onehot, rotate_idx, beat_div = _constants()
+        self.register_buffer("static", static, persistent=False)
+        self.register_buffer("vicinity_idx", vicinity_idx, persistent=False)
+        self.register_buffer("class_onehot", class_onehot, persistent=False)
+        self.register_buffer("rotate_idx", rotate_idx, persistent=False)
+        self.register_buffer("beat_div", beat_div, persistent=False)
+
+    def forward(self, state: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        lead = state.shape[:-2]
+        pad = torch.zeros(lead + (VICINITY, 2), dtype=state.dtype, device=state.device)
+        padded = torch.cat([pad, state, pad], dim=-2)  # (..., 102, 2)
+        vicinity = padded[..., self.vicinity_idx, :]  # (..., 78, 25, 2)
+        vicinity = vicinity.reshape(lead + (N_NOTES, 50))
+        counts = state[..., 0] @ self.class_onehot  # (..., 12) playing notes per class
+        context = counts[..., self.rotate_idx]  # (..., 78, 12)
+        bits = torch.remainder(torch.div(step[..., None], self.beat_div, rounding_mode="floor"), 2)
+        beat = (2 * bits - 1).to(state.dtype)  # (..., 4)
+        beat = beat[..., None, :].expand(lead + (N_NOTES, 4))
+        static = self.static.expand(lead + (N_NOTES, 13))
+        zero = torch.zeros(lead + (N_NOTES, 1), dtype=state.dtype, device=state.device)
+        return torch.cat([static, vicinity, context, beat, zero], dim=-1)  # (..., 78, 80)

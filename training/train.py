@@ -1,0 +1,192 @@
+"""The training loop: random segments, teacher forcing, validation, checkpoints, samples.
+
+Single process by default; under ``torchrun`` (WORLD_SIZE > 1) it trains with torch's DDP,
+each rank drawing its own batches, rank 0 writing logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from live_biaxial.generation import generate
+from live_biaxial.representation import matrix_to_midi
+
+from . import checkpoint
+from .config import ModelConfig, TrainConfig
+from .data import Data, sample_batch
+from .evaluate import evaluate
+from .model import BiaxialLSTM, StepCell, loss_per_step
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from live_biaxial.errors import LiveBiaxialError
+
+        raise LiveBiaxialError("--device cuda: no CUDA GPU is visible to torch")
+    return torch.device(name)
+
+
+def make_optimizer(model, cfg: TrainConfig):
+    if cfg.optimizer == "adadelta":
+        return torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-6)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+
+def torch_cell(cell: StepCell):
+    """Wrap a StepCell as the numpy callable that live_biaxial.generation expects."""
+
+    @torch.no_grad()
+    def step(*arrays):
+        outs = cell(*(torch.as_tensor(a) for a in arrays))
+        return tuple(o.numpy() for o in outs)
+
+    return step
+
+
+def write_sample(model, path: Path, seed_notes: np.ndarray, steps_per_beat: int, n_steps: int = 128) -> None:
+    raw = model.module if hasattr(model, "module") else model
+    cell = StepCell(raw.cpu() if next(raw.parameters()).device.type != "cpu" else raw)
+    notes, _ = generate(torch_cell(cell), cell.state_size, n_steps, seed_notes=seed_notes, seed=0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    matrix_to_midi(notes, steps_per_beat=steps_per_beat, velocity=64).save(path)
+
+
+class Progress:
+    """One live line: batch, loss, validation NLL, segments/s, ETA."""
+
+    def __init__(self, total: int, stream=sys.stderr):
+        self.total, self.stream = total, stream
+        self.tty = stream.isatty()
+        self.last_print = 0.0
+
+    def show(self, step: int, loss: float, val: float | None, seg_s: float, eta_s: float, final=False):
+        now = time.monotonic()
+        if not final and now - self.last_print < (0.5 if self.tty else 30):
+            return
+        self.last_print = now
+        width = 24
+        done = int(width * step / max(self.total, 1))
+        bar = "#" * done + "-" * (width - done)
+        val_s = f"{val:.3f}" if val is not None else "-"
+        eta = time.strftime("%H:%M:%S", time.gmtime(max(eta_s, 0)))
+        line = f"[{bar}] {step}/{self.total} loss {loss:.3f} val {val_s} {seg_s:.1f} seg/s ETA {eta}"
+        self.stream.write(("\r" + line + "\033[K") if self.tty else line + "\n")
+        if final and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def train(
+    data: Data,
+    out_dir: Path,
+    model_config: ModelConfig,
+    cfg: TrainConfig,
+    resume: bool = False,
+    device: str = "auto",
+    log=print,
+) -> dict:
+    """Train; returns the last metrics. Ctrl-C saves a checkpoint before leaving."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
+    main = rank == 0
+    dev = pick_device(device)
+    if dev.type == "cuda" and world > 1:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    out_dir = Path(out_dir)
+    last_path = out_dir / "last.pt"
+
+    torch.manual_seed(cfg.seed)
+    start_step, best = 0, float("inf")
+    blob = None
+    if resume:
+        blob = checkpoint.load(last_path)
+        model_config = ModelConfig.from_dict(blob["model_config"])
+        cfg = dataclasses.replace(TrainConfig(**blob["train_config"]), batches=cfg.batches)
+        start_step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
+    model = BiaxialLSTM(model_config).to(dev)
+    if blob is not None:
+        model.load_state_dict(blob["model"])
+    optimizer = make_optimizer(model, cfg)
+    if blob is not None and blob.get("optimizer"):
+        optimizer.load_state_dict(blob["optimizer"])
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        summary = data.summary()
+        log(f"data: {summary['train']['pieces']} train pieces ({summary['train']['steps']} steps), "
+            f"{summary['valid']['pieces']} valid, {summary['skipped']} skipped")
+        n_params = sum(p.numel() for p in model.parameters())
+        log(f"model: time {list(model_config.time_sizes)} pitch {list(model_config.pitch_sizes)}, "
+            f"{n_params / 1e6:.2f}M parameters, {dev}, {'resuming at batch ' + str(start_step) if resume else 'new'}")
+    metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
+    seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
+    extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best}  # noqa: E731
+    progress = Progress(cfg.batches)
+    val_nll = None
+    last = {}
+    step = start_step
+    t0, seg0 = time.monotonic(), 0
+    try:
+        net.train()
+        while step < cfg.batches:
+            rng = np.random.default_rng([cfg.seed, step, rank])  # batches depend on (seed, step): resume is exact
+            torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)  # dropout masks likewise
+            states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
+                                         cfg.segment_start_multiple, cfg.transpose)
+            states_t = torch.from_numpy(states).to(dev)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                logits = net(states_t, torch.from_numpy(steps).to(dev))
+            loss = loss_per_step(logits.float(), states_t[:, 1:])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            step += 1
+            seg0 += cfg.batch_size * world
+            if not main:
+                continue
+            last = {"step": step, "loss": loss.item(), "time": time.time()}
+            if step % cfg.eval_every == 0 or step == cfg.batches:
+                val = evaluate(model, data.splits["valid"], dev)
+                val_nll = val["nll"]
+                last.update(valid_nll=val["nll"], valid_nll_play=val["nll_play"], valid_accuracy=val["accuracy"])
+                if val_nll < best:
+                    best = val_nll
+                    checkpoint.save(out_dir / "best.pt", model, None, step, cfg, extra())
+            elapsed = time.monotonic() - t0
+            seg_s = seg0 / max(elapsed, 1e-9)
+            last["segments_per_s"] = seg_s
+            metrics_file.write(json.dumps(last) + "\n")
+            metrics_file.flush()
+            if step % cfg.checkpoint_every == 0 or step == cfg.batches:
+                checkpoint.save(last_path, model, optimizer, step, cfg, extra())
+            if cfg.sample_every and step % cfg.sample_every == 0:
+                write_sample(model, out_dir / "samples" / f"batch_{step:06d}.mid", seed_notes, model_config.steps_per_beat)
+                model.to(dev)
+            eta = (cfg.batches - step) * cfg.batch_size * world / max(seg_s, 1e-9)
+            progress.show(step, last["loss"], val_nll, seg_s, eta, final=step == cfg.batches)
+    except KeyboardInterrupt:
+        if main:
+            checkpoint.save(last_path, model, optimizer, step, cfg, extra())
+            log(f"\ninterrupted: saved {last_path} at batch {step}; continue with --resume")
+        raise
+    finally:
+        if metrics_file:
+            metrics_file.close()
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+    return last
