@@ -26,6 +26,21 @@ class BiaxialLSTM(nn.Module):
         self.pitch_layers = nn.ModuleList(nn.LSTM(i, o, batch_first=True) for i, o in zip(sizes, sizes[1:]))
         self.out = nn.Linear(config.pitch_sizes[-1], 2)
         self.drop = nn.Dropout(config.dropout)
+        self._init_biases()
+
+    @torch.no_grad()
+    def _init_biases(self) -> None:
+        """Start off the plateau: forget gates open (bias 1) and P(play) at a typical rate (~5%).
+
+        With torch's default init the stacked model first learns only the output bias, then
+        sits for hundreds of batches at the loss of the marginal note rates (measured in
+        bench/bench_init.py); these two lines take most of that wait away.
+        """
+        for lstm in list(self.time_layers) + list(self.pitch_layers):
+            h = lstm.hidden_size
+            lstm.bias_ih_l0[h : 2 * h].fill_(1.0)
+            lstm.bias_hh_l0[h : 2 * h].fill_(0.0)
+        self.out.bias.copy_(torch.tensor([-3.0, 0.0]))
 
     def forward(self, states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
         """states (B, T+1, 78, 2) float, steps (B, T+1) int64 -> logits (B, T, 78, 2) of states[:, 1:]."""
@@ -60,17 +75,26 @@ def loss_per_step(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (play + artic) / (logits.shape[0] * logits.shape[1])
 
 
-def _fused(lstm: nn.LSTM) -> tuple[torch.Tensor, torch.Tensor]:
-    """An nn.LSTM layer's weights as one matrix over [input, hidden] and one bias."""
-    w = torch.cat([lstm.weight_ih_l0, lstm.weight_hh_l0], dim=1).t().contiguous()  # (in+H, 4H)
-    return w, (lstm.bias_ih_l0 + lstm.bias_hh_l0)
+def _fused(lstm: nn.LSTM, with_bias_row: bool = False) -> torch.Tensor:
+    """An nn.LSTM layer's weights as one matrix over [input, hidden(, 1)]: (in + H (+1), 4H).
+
+    With ``with_bias_row`` the biases become the last row, to be multiplied by a constant 1.
+    """
+    rows = [lstm.weight_ih_l0.t(), lstm.weight_hh_l0.t()]
+    if with_bias_row:
+        rows.append((lstm.bias_ih_l0 + lstm.bias_hh_l0)[None, :])
+    return torch.cat(rows, dim=0).contiguous()
 
 
 def _lstm_gates(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """torch's gate order i, f, g, o -> (h, c)."""
-    i, f, g, o = gates.chunk(4, dim=-1)
+    i, f, g, o = gates.split(gates.shape[-1] // 4, dim=-1)  # one Split node in ONNX
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def _logit(p: torch.Tensor) -> torch.Tensor:
+    return torch.log(p) - torch.log1p(-p)
 
 
 class StepCell(nn.Module):
@@ -83,39 +107,36 @@ class StepCell(nn.Module):
       noise (78, 2) float: uniform 0..1, one number per sampled bit
       conservativity () float: P(play) is raised to this power (the original's anti-silence)
       temperature () float: logits are divided by it (-> 0: the most likely notes)
-      play_bias (78,) float: added to the play logits (a large negative value forbids a note)
+      play_bias (78,) float: added to the play logits (-inf forbids a note)
     Outputs
       new_notes (78, 2), probs (78, 2) [P(play), P(articulate)], new_state (78, S)
+
+    Sampling: a note plays if u < P(play) ** c, i.e. if its raw play logit exceeds
+    temperature * (logit(u ** (1/c)) - bias) - b_out; it articulates if it plays and u2 < P(artic).
+    The thresholds are computed for all notes at once, so the walk up the pitch axis (the part
+    that cannot be batched) is only matmuls, LSTM gates and one comparison per note.
     """
 
     def __init__(self, model: BiaxialLSTM):
         super().__init__()
         model = model.eval()
+        cfg = model.config
         self.features = model.features
-        self.time_sizes = list(model.config.time_sizes)
+        self.time_sizes = list(cfg.time_sizes)
+        self.pitch_sizes = list(cfg.pitch_sizes)
+        frozen = lambda t: nn.Parameter(t.detach().clone().contiguous(), requires_grad=False)  # noqa: E731
         with torch.no_grad():
-            self.time_w = nn.ParameterList()
-            self.time_b = nn.ParameterList()
-            for lstm in model.time_layers:
-                w, b = _fused(lstm)
-                self.time_w.append(nn.Parameter(w, requires_grad=False))
-                self.time_b.append(nn.Parameter(b, requires_grad=False))
+            self.time_w = nn.ParameterList(frozen(_fused(l)) for l in model.time_layers)  # (in+H, 4H)
+            self.time_b = nn.ParameterList(frozen(l.bias_ih_l0 + l.bias_hh_l0) for l in model.time_layers)
             first = model.pitch_layers[0]
             h_time = self.time_sizes[-1]
-            # pitch layer 1 input = [time output (H), play of note below, artic of note below]
-            self.p0_time_w = nn.Parameter(first.weight_ih_l0[:, :h_time].t().contiguous(), requires_grad=False)
-            self.p0_below_w = nn.Parameter(first.weight_ih_l0[:, h_time:].t().contiguous(), requires_grad=False)
-            self.p0_hid_w = nn.Parameter(first.weight_hh_l0.t().contiguous(), requires_grad=False)
-            self.p0_b = nn.Parameter(first.bias_ih_l0 + first.bias_hh_l0, requires_grad=False)
-            self.pitch_w = nn.ParameterList()
-            self.pitch_b = nn.ParameterList()
-            for lstm in model.pitch_layers[1:]:
-                w, b = _fused(lstm)
-                self.pitch_w.append(nn.Parameter(w, requires_grad=False))
-                self.pitch_b.append(nn.Parameter(b, requires_grad=False))
-            self.out_w = nn.Parameter(model.out.weight.t().contiguous(), requires_grad=False)  # (P, 2)
-            self.out_b = nn.Parameter(model.out.bias.clone(), requires_grad=False)
-        self.pitch_sizes = list(model.config.pitch_sizes)
+            # pitch layer 1: the time-output part for all notes at once; [below, h] per note
+            self.p0_time_w = frozen(first.weight_ih_l0[:, :h_time].t())  # (H, 4P1)
+            self.p0_b = frozen(first.bias_ih_l0 + first.bias_hh_l0)
+            self.p0_w = frozen(torch.cat([first.weight_ih_l0[:, h_time:].t(), first.weight_hh_l0.t()]))  # (2+P1, 4P1)
+            self.pitch_w = nn.ParameterList(frozen(_fused(l, with_bias_row=True)) for l in model.pitch_layers[1:])
+            self.out_w = frozen(model.out.weight.t())  # (P, 2)
+            self.out_b = frozen(model.out.bias)
 
     @property
     def state_size(self) -> int:
@@ -131,26 +152,28 @@ class StepCell(nn.Module):
             h, c = _lstm_gates(torch.cat([x, h], dim=-1) @ w + b, c)  # (78, H)
             new_state += [h, c]
             x = h
-        # the input part of pitch layer 1 for all notes at once: (78, 4*P1)
-        pre = x @ self.p0_time_w + self.p0_b
+        pre = (x @ self.p0_time_w + self.p0_b).split(1)  # 78 x (1, 4P1)
+
         temp = torch.clamp(temperature, min=1e-4)
+        u = torch.clamp(noise, 1e-7, 1 - 1e-7)  # (78, 2)
+        thr_play = temp * (_logit(torch.pow(u[:, 0], 1.0 / conservativity)) - play_bias)
+        thr_artic = temp * _logit(u[:, 1])
+        thr = (torch.stack([thr_play, thr_artic], dim=-1) - self.out_b).split(1)  # 78 x (1, 2) on raw logits
+
+        one = torch.ones(1, 1)
         hs = [torch.zeros(1, p) for p in self.pitch_sizes]
         cs = [torch.zeros(1, p) for p in self.pitch_sizes]
         below = torch.zeros(1, 2)
-        chosen, probs = [], []
+        chosen, raw = [], []
         for n in range(N_NOTES):  # the walk up the pitch axis, sampling as it goes
-            gates = pre[n : n + 1] + below @ self.p0_below_w + hs[0] @ self.p0_hid_w
-            hs[0], cs[0] = _lstm_gates(gates, cs[0])
-            y = hs[0]
-            for k, (w, b) in enumerate(zip(self.pitch_w, self.pitch_b), start=1):
-                hs[k], cs[k] = _lstm_gates(torch.cat([y, hs[k]], dim=-1) @ w + b, cs[k])
-                y = hs[k]
-            logits = (y @ self.out_w + self.out_b) / temp  # (1, 2)
-            p_play = torch.sigmoid(logits[:, 0] + play_bias[n])
-            p_artic = torch.sigmoid(logits[:, 1])
-            play = (noise[n, 0] < torch.pow(p_play, conservativity)).float()
-            artic = play * (noise[n, 1] < p_artic).float()
-            below = torch.stack([play, artic], dim=-1)  # (1, 2)
+            hs[0], cs[0] = _lstm_gates(pre[n] + torch.cat([below, hs[0]], dim=-1) @ self.p0_w, cs[0])
+            for k, w in enumerate(self.pitch_w, start=1):
+                hs[k], cs[k] = _lstm_gates(torch.cat([hs[k - 1], hs[k], one], dim=-1) @ w, cs[k])
+            logits = hs[-1] @ self.out_w  # (1, 2) without the output bias
+            hit = (logits > thr[n]).float()  # (1, 2): [plays, articulates-if-it-plays]
+            below = hit * hit[:, :1]  # articulate implies play
             chosen.append(below)
-            probs.append(torch.stack([p_play, p_artic], dim=-1))
-        return torch.cat(chosen, 0), torch.cat(probs, 0), torch.cat(new_state, dim=-1)
+            raw.append(logits)
+        logits = (torch.cat(raw) + self.out_b) / temp  # (78, 2)
+        probs = torch.sigmoid(logits + torch.stack([play_bias, torch.zeros_like(play_bias)], dim=-1))
+        return torch.cat(chosen), probs, torch.cat(new_state, dim=-1)

@@ -1,0 +1,101 @@
+"""Every user mistake gives one clear line: no traceback, nothing lost."""
+
+import os
+
+import pytest
+
+from live_biaxial.errors import BadMidiFile, DataError
+from live_biaxial.representation import matrix_to_midi, midi_to_matrix, normalize, read_midi_file
+from tests.conftest import run_cli
+from tests.midi_helpers import midi_file, off, on
+
+import numpy as np
+
+
+def good_midi(path, steps=160):
+    m = np.zeros((steps, 78, 2), np.uint8)
+    m[:, 36 + (np.arange(steps) // 8) % 5, 0] = 1
+    matrix_to_midi(normalize(m)).save(path)
+    return path
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "text.mid").write_text("this is not a MIDI file at all\n")
+    (tmp_path / "empty.mid").write_bytes(b"")
+    raw = (tmp_path / "good.mid")
+    good_midi(raw)
+    (tmp_path / "truncated.mid").write_bytes(raw.read_bytes()[:60])
+    midi_file([(0, on(5)), (480, off(5))]).save(tmp_path / "no_notes.mid")  # below the window
+    return tmp_path
+
+
+@pytest.mark.parametrize("name,reason", [
+    ("text.mid", "not a valid MIDI file"),
+    ("empty.mid", "empty file"),
+    ("truncated.mid", "truncated"),
+    ("no_notes.mid", "no notes in the MIDI 24..101 window"),
+    ("missing.mid", "no such file"),
+])
+def test_each_bad_file_is_one_clear_error(bad_files, name, reason):
+    with pytest.raises(BadMidiFile) as info:
+        midi_to_matrix(bad_files / name)
+    msg = str(info.value)
+    assert "\n" not in msg and name in msg and reason in msg
+
+
+def test_folder_load_skips_and_counts_bad_files(bad_files):
+    from training.data import load_data
+
+    lines = []
+    data = load_data([str(bad_files)], min_steps=16, log=lines.append)
+    assert sum(len(p) for p in data.splits.values()) == 1
+    assert len(data.skipped) == 4 and data.summary()["skipped"] == 4
+    assert all(line.startswith("skipped ") and "\n" not in line for line in lines)
+    assert {os.path.basename(s.split(":")[0]) for s in data.skipped} == {"text.mid", "empty.mid", "truncated.mid", "no_notes.mid"}
+
+
+def test_second_load_comes_from_the_cache(bad_files, monkeypatch):
+    from training import data as data_mod
+
+    first = data_mod.load_data([str(bad_files)], min_steps=16, log=lambda s: None)
+
+    def boom(*a, **k):
+        raise AssertionError("parsed again instead of using the cache")
+
+    monkeypatch.setattr(data_mod, "midi_to_matrix", boom)
+    second = data_mod.load_data([str(bad_files)], min_steps=16, log=lambda s: None)
+    assert [p.name for p in second.splits["train"] + second.splits["valid"]] == \
+        [p.name for p in first.splits["train"] + first.splits["valid"]]
+    assert len(second.skipped) == len(first.skipped)
+
+
+def test_no_usable_piece_is_an_error(tmp_path):
+    from training.data import load_data
+
+    (tmp_path / "a.mid").write_text("nope")
+    with pytest.raises(DataError, match="no usable piece"):
+        load_data([str(tmp_path)], log=lambda s: None)
+
+
+def test_cli_reports_bad_data_in_one_line_and_exits_nonzero(tmp_path):
+    (tmp_path / "a.mid").write_text("nope")
+    for args in ([str(tmp_path)], [str(tmp_path / "nowhere")], [str(tmp_path / "empty_dir")]):
+        (tmp_path / "empty_dir").mkdir(exist_ok=True)
+        r = run_cli("train", *args, "--out", tmp_path / "run", "--batches", "1")
+        assert r.returncode == 2, r.stderr
+        err = [line for line in r.stderr.splitlines() if line.startswith("live-biaxial: error:")]
+        assert len(err) == 1 and "Traceback" not in r.stderr
+
+
+def test_cli_eval_on_a_damaged_checkpoint_says_so(tmp_path):
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(b"\x00garbage" * 10)
+    r = run_cli("eval", bad, "--data", tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "not a live-biaxial checkpoint" in r.stderr
+
+
+def test_read_midi_file_on_a_folder(tmp_path):
+    with pytest.raises(BadMidiFile, match="folder"):
+        read_midi_file(tmp_path)
