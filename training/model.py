@@ -118,8 +118,7 @@ class StepCell(nn.Module):
     """
 
     def __init__(self, model: BiaxialLSTM):
-        super().__init__()
-        model = model.eval()
+        super().__init__()  # copies the weights; the model's own train/eval mode is left alone
         cfg = model.config
         self.features = model.features
         self.time_sizes = list(cfg.time_sizes)
