@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -87,6 +88,19 @@ class Progress:
         self.stream.flush()
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (and SIGINT, even where a shell started us with it ignored) saves a checkpoint."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            pass
+
+
 def train(
     data: Data,
     out_dir: Path,
@@ -136,6 +150,7 @@ def train(
     seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
     extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best}  # noqa: E731
     progress = Progress(cfg.batches)
+    _interrupt_on_sigterm()
     val_nll = None
     last = {}
     step = start_step
