@@ -17,10 +17,67 @@ def build_parser() -> argparse.ArgumentParser:
     _with_training(p, "add_train_args")
     p.set_defaults(run=lambda a: _training().run_train(a))
 
+    p = sub.add_parser("generate", help="compose offline to a MIDI file (the original's gen_adaptive)")
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped exported/default.onnx)")
+    p.add_argument("--bars", type=int, default=8)
+    p.add_argument("--bpm", type=float, default=100.0)
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same piece")
+    p.add_argument("--anti-silence", type=float, default=1.0, help="0 = off .. 1 = the original's rule")
+    p.add_argument("--temperature", type=float, default=1.0, help="< 1: safer notes, > 1: wilder")
+    p.add_argument("--velocity", type=int, default=64)
+    p.add_argument("--out", default="generated.mid")
+    p.add_argument("--plot", help="also draw the piano roll to this PNG")
+    p.set_defaults(run=run_generate)
+
+    p = sub.add_parser("export-onnx", help="export a checkpoint to one ONNX graph per time step, verified")
+    p.add_argument("checkpoint", help="a checkpoint file or run folder")
+    p.add_argument("--out", help="the .onnx file (default: exported/RUN.onnx)")
+    p.set_defaults(run=lambda a: _training().run_export(a))
+
+    p = sub.add_parser("bench", help="step latency: onnxruntime vs torch eager vs the matmul floor")
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    p.add_argument("--int8", action="store_true", help="also time an int8-quantised copy of the model")
+    p.set_defaults(run=lambda a: _training().run_bench(a))
+
     p = sub.add_parser("eval", help="NLL per step and frame accuracy of a checkpoint on a data split")
     _with_training(p, "add_eval_args")
     p.set_defaults(run=lambda a: _training().run_eval(a))
     return parser
+
+
+def run_generate(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from .generation import generate
+    from .model_file import Cell
+    from .representation import matrix_to_midi
+
+    if args.bars < 1 or not 20 <= args.bpm <= 300:
+        raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
+    cell = Cell(args.model)
+    steps = args.bars * 4 * cell.steps_per_beat
+    seed = np.zeros((78, 2), np.float32)
+    seed[[48 - 24, 55 - 24, 64 - 24, 72 - 24]] = 1  # a C major chord to start from
+    notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed, seed=args.seed,
+                        anti_silence=args.anti_silence, temperature=args.temperature)
+    out = Path(args.out)
+    try:
+        matrix_to_midi(notes, bpm=args.bpm, steps_per_beat=cell.steps_per_beat, velocity=args.velocity).save(out)
+    except OSError as err:
+        raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
+    silent = int((notes[:, :, 0].sum(1) == 0).sum())
+    print(f"wrote {out}: {args.bars} bars, {int(notes[..., 1].sum())} notes struck, {silent} silent 16ths "
+          f"(model {cell.path.name}, seed {args.seed})")
+    if args.plot:
+        from .plot import piano_roll_png
+
+        piano_roll_png(notes, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}")
+        print(f"wrote {args.plot}")
+    return 0
 
 
 def _training():

@@ -89,3 +89,16 @@ def run_eval(args) -> int:
     json.dump(m, sys.stdout)
     print()
     return 0
+
+
+def run_export(args) -> int:
+    from .export import export
+
+    export(args.checkpoint, args.out)
+    return 0
+
+
+def run_bench(args) -> int:
+    from .bench_step import run
+
+    return run(args)

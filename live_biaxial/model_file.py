@@ -1,0 +1,86 @@
+"""The exported model: one ONNX graph = one time step, stepped with onnxruntime (never torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelFileError
+from .representation import N_NOTES
+
+FORMAT = "live-biaxial-onnx/1"
+INPUTS = ("notes", "step", "state", "noise", "conservativity", "temperature", "play_bias")
+OUTPUTS = ("new_notes", "probs", "new_state")
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "exported" / "default.onnx"
+
+
+def session_options(threads: int = 1):
+    """Options for single-step latency: one thread, no spinning, every graph optimisation."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.log_severity_level = 3
+    return so
+
+
+class Cell:
+    """A loaded model file. ``cell(notes, step, state, noise, c, temperature, bias)`` runs one step.
+
+    Outputs are written into buffers owned by the cell (no allocation per step). Two sets of
+    buffers alternate, so the previous step's outputs can be fed straight back as inputs; a
+    returned array stays valid until the call after next, so callers copy what they keep.
+    """
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1):
+        import onnxruntime as ort
+
+        self.path = Path(path) if path else DEFAULT_MODEL
+        if not self.path.exists():
+            raise ModelFileError(f"{self.path}: no such model file")
+        try:
+            self.session = ort.InferenceSession(str(self.path), session_options(threads), providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise ModelFileError(f"{self.path}: not a readable ONNX model ({str(err).splitlines()[0][:120]})") from err
+        self.meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        fmt = self.meta.get("format")
+        if fmt is None:
+            raise ModelFileError(f"{self.path}: an ONNX file, but not a live-biaxial model (no format metadata)")
+        if fmt != FORMAT:
+            raise ModelFileError(f"{self.path}: model format {fmt!r}; this version of live-biaxial plays {FORMAT!r}")
+        names = tuple(i.name for i in self.session.get_inputs())
+        if names != INPUTS:
+            raise ModelFileError(f"{self.path}: inputs {names} do not match {INPUTS}")
+        self.state_size = int(self.meta["state_size"])
+        self.steps_per_beat = int(self.meta.get("steps_per_beat", 4))
+        self._outputs, self._bindings = [], []
+        for _ in range(2):
+            out = (np.zeros((N_NOTES, 2), np.float32), np.zeros((N_NOTES, 2), np.float32),
+                   np.zeros((N_NOTES, self.state_size), np.float32))
+            binding = self.session.io_binding()
+            for name, buf in zip(OUTPUTS, out):
+                binding.bind_output(name, "cpu", 0, np.float32, list(buf.shape), buf.ctypes.data)
+            self._outputs.append(out)
+            self._bindings.append(binding)
+        self._turn = 0
+
+    def describe(self) -> dict:
+        m = dict(self.meta)
+        for k in ("time_sizes", "pitch_sizes", "data_summary"):
+            if k in m:
+                m[k] = json.loads(m[k])
+        return m
+
+    def __call__(self, notes, step, state, noise, conservativity, temperature, play_bias):
+        self._turn ^= 1
+        b = self._bindings[self._turn]
+        for name, value in zip(INPUTS, (notes, step, state, noise, conservativity, temperature, play_bias)):
+            b.bind_cpu_input(name, np.asarray(value))  # (ascontiguousarray would make 0-d arrays 1-d)
+        self.session.run_with_iobinding(b)
+        return self._outputs[self._turn]

@@ -1,0 +1,168 @@
+"""The exported step graph: parity with torch, the live controls, metadata checks, no torch at run time."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from live_biaxial.errors import ModelFileError
+from live_biaxial.generation import generate
+from live_biaxial.model_file import Cell
+from tests.conftest import ROOT, run_cli
+from training import checkpoint
+from training.config import ModelConfig, TrainConfig
+from training.model import BiaxialLSTM, StepCell
+from training.train import torch_cell
+
+CFG = ModelConfig(time_sizes=(24, 16), pitch_sizes=(12, 8), dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A small random model, checkpointed and exported through the real CLI (which verifies it)."""
+    d = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(3)
+    model = BiaxialLSTM(CFG)
+    with torch.no_grad():  # livelier than the init's 5% rate, so the controls have notes to act on
+        model.out.bias.copy_(torch.tensor([-1.5, 0.0]))
+    checkpoint.save(d / "last.pt", model, None, 0, TrainConfig(), {"data_summary": {"train": {"pieces": 0}}})
+    r = run_cli("export-onnx", d / "last.pt", "--out", d / "tiny.onnx")
+    assert r.returncode == 0, r.stderr
+    assert "notes identical" in r.stdout
+    return model, d / "tiny.onnx"
+
+
+def run_cell(cell, notes, noise, c=1.0, temp=1.0, bias=None, step=3):
+    bias = np.zeros(78, np.float32) if bias is None else bias.astype(np.float32)
+    state = np.zeros((78, cell.state_size), np.float32)
+    out = cell(notes, np.int64(step), state, noise.astype(np.float32), np.float32(c), np.float32(temp), bias)
+    return [o.copy() for o in out]
+
+
+def chord():
+    n = np.zeros((78, 2), np.float32)
+    n[[24, 28, 31, 36]] = 1
+    return n
+
+
+def test_parity_with_torch_over_a_long_walk(tiny):
+    model, path = tiny
+    cell = Cell(path)
+    tc = StepCell(model)
+    kw = dict(n_steps=96, seed_notes=chord(), seed=7, anti_silence=1.0, temperature=0.9)
+    notes_o, probs_o = generate(cell, cell.state_size, **kw)
+    notes_t, probs_t = generate(torch_cell(tc), tc.state_size, **kw)
+    assert notes_o[..., 0].sum() > 0
+    np.testing.assert_array_equal(notes_o, notes_t)
+    np.testing.assert_allclose(probs_o, probs_t, atol=1e-5)
+
+
+def test_minus_infinity_bias_forbids_notes(tiny):
+    cell = Cell(tiny[1])
+    bias = np.zeros(78)
+    bias[::2] = -np.inf
+    rng = np.random.default_rng(0)
+    total = np.zeros(78)
+    for _ in range(30):
+        notes, probs, _ = run_cell(cell, chord(), rng.random((78, 2)) * 0.3, c=0.2, bias=bias)  # eager noise
+        total += notes[:, 0]
+        assert probs[::2, 0].max() == 0.0
+    assert total[::2].sum() == 0 and total[1::2].sum() > 0
+
+
+def test_lower_conservativity_plays_more_notes(tiny):
+    cell = Cell(tiny[1])
+    rng = np.random.default_rng(1)
+    counts = {1.0: 0, 0.5: 0}
+    for _ in range(40):
+        noise = rng.random((78, 2))
+        for c in counts:
+            counts[c] += run_cell(cell, chord(), noise, c=c)[0][:, 0].sum()
+    assert counts[0.5] > 1.5 * counts[1.0]
+
+
+def test_temperature_near_zero_gives_the_most_likely_notes(tiny):
+    cell = Cell(tiny[1])
+    rng = np.random.default_rng(2)
+    a, pa, _ = run_cell(cell, chord(), rng.random((78, 2)), temp=1e-6)
+    b, _, _ = run_cell(cell, chord(), rng.random((78, 2)), temp=1e-6)
+    np.testing.assert_array_equal(a, b)  # the noise no longer matters
+    np.testing.assert_array_equal(a[:, 0], (pa[:, 0] > 0.5).astype(np.float32))
+    # and each chosen bit is the likelier one at temperature 1 along the same path
+    hot, p1, _ = run_cell(cell, chord(), np.full((78, 2), 0.5), temp=1.0)
+    np.testing.assert_array_equal(hot[:, 0], a[:, 0])
+
+
+def longest_silence(notes):
+    run = best = 0
+    for playing in notes[:, :, 0].sum(1):
+        run = run + 1 if playing == 0 else 0
+        best = max(best, run)
+    return best
+
+
+def test_anti_silence_keeps_silences_under_a_bar(tiny):
+    cell = Cell(tiny[1])
+    quiet = np.full(78, -7.0, np.float32)  # a model that would rather stay silent
+    kw = dict(n_steps=256, seed=5, play_bias=quiet)
+    off, _ = generate(cell, cell.state_size, anti_silence=0.0, **kw)
+    on, _ = generate(cell, cell.state_size, anti_silence=1.0, **kw)
+    assert longest_silence(off) > 16
+    assert longest_silence(on) < 16
+
+
+def test_metadata_is_in_the_file(tiny):
+    meta = Cell(tiny[1]).describe()
+    assert meta["format"] == "live-biaxial-onnx/1"
+    assert meta["time_sizes"] == [24, 16] and meta["pitch_sizes"] == [12, 8]
+    assert meta["note_window"] == "24..101" and meta["steps_per_beat"] == "4"
+    assert len(meta["checkpoint_sha256"]) == 16
+
+
+def test_bad_model_files_give_one_line(tiny, tmp_path):
+    import onnx
+
+    (tmp_path / "junk.onnx").write_bytes(b"not onnx at all")
+    with pytest.raises(ModelFileError, match="not a readable ONNX model"):
+        Cell(tmp_path / "junk.onnx")
+    with pytest.raises(ModelFileError, match="no such model file"):
+        Cell(tmp_path / "missing.onnx")
+    proto = onnx.load(str(tiny[1]))
+    for entry in proto.metadata_props:
+        if entry.key == "format":
+            entry.value = "live-biaxial-onnx/99"
+    onnx.save(proto, str(tmp_path / "future.onnx"))
+    with pytest.raises(ModelFileError, match="live-biaxial-onnx/99"):
+        Cell(tmp_path / "future.onnx")
+    del proto.metadata_props[:]
+    onnx.save(proto, str(tmp_path / "plain.onnx"))
+    with pytest.raises(ModelFileError, match="not a live-biaxial model"):
+        Cell(tmp_path / "plain.onnx")
+    r = run_cli("generate", "--model", tmp_path / "junk.onnx", "--out", tmp_path / "x.mid")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_export_errors_are_one_line(tmp_path):
+    (tmp_path / "x.pt").write_text("hello")
+    for target in (tmp_path / "x.pt", tmp_path / "none.pt"):
+        r = run_cli("export-onnx", target, "--out", tmp_path / "o.onnx")
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.startswith("live-biaxial: error:")
+
+
+def test_generate_runs_without_torch_and_writes_midi_and_png(tiny, tmp_path):
+    code = (
+        "import sys; from live_biaxial.cli import main; "
+        f"rc = main(['generate', '--model', r'{tiny[1]}', '--bars', '2', '--out', r'{tmp_path / 'g.mid'}', "
+        f"'--plot', r'{tmp_path / 'g.png'}']); "
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'; print('no torch')"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "no torch" in r.stdout
+    from live_biaxial.representation import midi_to_matrix
+
+    m, _ = midi_to_matrix(tmp_path / "g.mid")
+    assert m.shape[0] <= 32 and m[..., 0].sum() > 0
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
