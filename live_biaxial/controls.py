@@ -1,0 +1,85 @@
+"""The live controls, shared by the engine, the console and MIDI CC.
+
+The engine reads them once per step; anything derived (the per-note play bias of a key lock
+and range) is computed when a control changes, never on the hot path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .representation import LOW_NOTE, N_NOTES
+
+SCALES = {
+    "chromatic": tuple(range(12)),
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "pentatonic": (0, 2, 4, 7, 9),
+}
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+FORBIDDEN = -np.inf
+
+# MIDI CC numbers on the --input port (documented in the README)
+CC_ANTI_SILENCE, CC_TEMPERATURE, CC_VELOCITY, CC_DENSITY = 20, 21, 22, 23
+
+
+@dataclasses.dataclass
+class Controls:
+    anti_silence: float = 1.0  # 0 (off) .. 1 (the original's rule)
+    temperature: float = 1.0  # 0.1 .. 2
+    velocity: int = 80  # 1..127, or the base of the probability-following velocity
+    velocity_follows_probability: bool = False
+    density: float = 0.0  # added to every play logit: -4 (sparser) .. +4 (denser)
+    channel: int = 0  # 0..15 (musicians' 1..16)
+    key_root: int = 0  # 0 = C
+    scale: str = "chromatic"
+    low: int = LOW_NOTE  # MIDI range allowed to play
+    high: int = LOW_NOTE + N_NOTES - 1
+    play_bias: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(N_NOTES, np.float32), repr=False)
+
+    def __post_init__(self):
+        self.update()
+
+    def update(self, **changes) -> None:
+        """Change controls; recomputes the per-note bias (a fresh array, swapped in at once)."""
+        for k, v in changes.items():
+            if not hasattr(self, k):
+                raise AttributeError(k)
+            setattr(self, k, v)
+        self.anti_silence = float(np.clip(self.anti_silence, 0.0, 1.0))
+        self.temperature = float(np.clip(self.temperature, 0.05, 3.0))
+        self.velocity = int(np.clip(self.velocity, 1, 127))
+        self.density = float(np.clip(self.density, -6.0, 6.0))
+        self.channel = int(np.clip(self.channel, 0, 15))
+        if self.scale not in SCALES:
+            raise ValueError(f"unknown scale {self.scale!r}; choose from {', '.join(SCALES)}")
+        midi = np.arange(N_NOTES) + LOW_NOTE
+        allowed = np.isin((midi - self.key_root) % 12, SCALES[self.scale]) & (midi >= self.low) & (midi <= self.high)
+        self.play_bias = np.where(allowed, np.float32(self.density), np.float32(FORBIDDEN)).astype(np.float32)
+
+    def from_cc(self, control: int, value: int) -> bool:
+        """Apply a MIDI CC from the input port; True if it was one of ours."""
+        x = value / 127.0
+        if control == CC_ANTI_SILENCE:
+            self.update(anti_silence=x)
+        elif control == CC_TEMPERATURE:
+            self.update(temperature=0.1 + 1.9 * x)
+        elif control == CC_VELOCITY:
+            self.update(velocity=max(1, value))
+        elif control == CC_DENSITY:
+            self.update(density=-4.0 + 8.0 * x)
+        else:
+            return False
+        return True
+
+    def velocities(self, probs: np.ndarray) -> np.ndarray:
+        """Note-on velocities (78,) for one step's P(play)."""
+        if not self.velocity_follows_probability:
+            return np.full(N_NOTES, self.velocity, np.int64)
+        return np.clip(self.velocity * (0.5 + probs), 1, 127).astype(np.int64)
+
+    def key_name(self) -> str:
+        return "off" if self.scale == "chromatic" else f"{NOTE_NAMES[self.key_root]} {self.scale}"

@@ -1,0 +1,275 @@
+"""The live engine: a clock sink that plays one 16th note at a time and never leaves a note hanging.
+
+On each 16th's pulse it sends the notes it prepared, then steps the model once for the next
+16th (one step of lookahead). Note-ons and note-offs come from the note state: a note that
+stops, or re-articulates, gets its note-off first. ``release_all`` (on Stop, on close, on any
+error path) sends a note-off for every sounding note, then CC 123 (all notes off).
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from typing import Callable
+
+import mido
+import numpy as np
+
+from .clock import PULSES_PER_16TH, sleep_until
+from .controls import Controls
+from .generation import AntiSilence
+from .representation import LOW_NOTE, N_NOTES, PLAY
+
+SEED_CHORD = (48, 55, 64, 72)
+
+
+class Engine:
+    def __init__(self, cell, port, controls: Controls | None = None, offset_s: float = 0.0,
+                 recorder=None, seed: int = 0, on_bar: Callable[[dict], None] | None = None):
+        self.cell = cell
+        self.port = port
+        self.controls = controls or Controls()
+        self.offset_s = offset_s
+        self.recorder = recorder
+        self.on_bar = on_bar
+        self.rng = np.random.default_rng(seed)
+        self.rule = AntiSilence(self.controls.anti_silence)
+        self.lock = threading.RLock()
+        # model state: the last step's notes (what the model sees) and the time-axis LSTM state
+        self.notes = np.zeros((N_NOTES, 2), np.float32)
+        self.notes[[p - LOW_NOTE for p in SEED_CHORD]] = 1
+        self.state = np.zeros((N_NOTES, cell.state_size), np.float32)
+        self.noise = np.zeros((N_NOTES, 2), np.float32)
+        # the prepared 16th
+        self.next_notes = np.zeros((N_NOTES, 2), np.float32)
+        self.next_probs = np.zeros((N_NOTES, 2), np.float32)
+        self.probs = np.zeros((N_NOTES, 2), np.float32)  # of the 16th now sounding (for the UI)
+        # what is sounding at the port, and on which channel
+        self.sounding = np.zeros(N_NOTES, bool)
+        self.sounding_channel = np.zeros(N_NOTES, np.int64)
+        # the human's notes from the input port, merged into the model's view at the next step
+        self.human_held = np.zeros(N_NOTES, bool)
+        self.human_struck = np.zeros(N_NOTES, bool)
+        self.sixteenth = 0  # index of the 16th to be played next
+        self.pulses = 0  # pulses since start/locate
+        self.playing = False
+        self.port_lost = False
+        self.step_ms: collections.deque = collections.deque(maxlen=2048)
+        self.late = 0
+        self.bar_notes = 0
+        self.sent_notes = 0
+        self.tempo_bpm: float | None = None
+        self._sender: queue.Queue | None = None
+        self._scheduled = -1  # the last 16th already queued to be sent early
+        if offset_s:
+            self._sender = queue.Queue()
+            threading.Thread(target=self._send_loop, name="note-sender", daemon=True).start()
+        self._prepare()
+
+    # ---- the clock's calls -------------------------------------------------------------
+    def start(self, sixteenth: int, t: float) -> None:
+        with self.lock:
+            self.release_all()
+            self.sixteenth, self.pulses, self.playing = sixteenth, 0, True
+            self._scheduled = -1
+            self._prepare()
+
+    def locate(self, sixteenth: int) -> None:
+        with self.lock:
+            self.release_all()
+            self.sixteenth, self.pulses = sixteenth, 0
+            self._scheduled = -1
+            self._prepare()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.playing = False
+            self.release_all()
+
+    def continue_(self, t: float) -> None:
+        with self.lock:
+            self.playing, self.pulses = True, 0
+            self._scheduled = -1
+
+    def pulse(self, t: float, next_t: float | None) -> None:
+        with self.lock:
+            if not self.playing:
+                return
+            on_boundary = self.pulses % PULSES_PER_16TH == 0
+            self.pulses += 1
+            if not on_boundary:
+                return
+            dt16 = (next_t - t) * PULSES_PER_16TH if next_t else None
+            if next_t is not None:
+                self.tempo_bpm = 60.0 / ((next_t - t) * 24)
+            msgs = self._messages()
+            if self._sender is None:
+                self._send(msgs)
+            elif self.offset_s > 0:
+                self._sender.put((t + self.offset_s, msgs))
+            elif self._scheduled != self.sixteenth:
+                self._send(msgs)  # not sent early (first 16th, or no tempo yet): play on the tick
+            played = self.sixteenth
+            self.sixteenth += 1
+            t0 = time.perf_counter()
+            self._prepare()
+            done = time.perf_counter()
+            self.step_ms.append((done - t0) * 1e3)
+            if self._sender is not None and self.offset_s < 0 and dt16 is not None:
+                self._sender.put((t + dt16 + self.offset_s, self._messages()))
+                self._scheduled = self.sixteenth
+            if dt16 is not None and done > t + dt16:
+                self.late += 1
+            if (played + 1) % 16 == 0:
+                self._bar_done(played // 16 + 1)
+
+    # ---- notes ---------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        """Step the model once: the notes of 16th ``self.sixteenth`` from those of the one before."""
+        c = self.controls
+        self.rule.strength = c.anti_silence
+        seen = self.notes
+        if self.human_held.any() or self.human_struck.any():
+            seen = self.notes.copy()
+            seen[:, 0] = np.maximum(seen[:, 0], self.human_held | self.human_struck)
+            seen[:, 1] = np.maximum(seen[:, 1], self.human_struck)
+            self.human_struck[:] = False
+        self.rng.random(out=self.noise, dtype=np.float32)
+        new, probs, state = self.cell(seen, np.int64(self.sixteenth - 1), self.state, self.noise,
+                                      np.float32(self.rule.c), np.float32(c.temperature), c.play_bias)
+        self.next_notes[:] = new
+        self.next_probs[:] = probs
+        self.state = state  # the cell alternates two output buffers: no copy needed
+        self.notes = self.next_notes.copy()
+        self.rule.update(int(new[:, PLAY].sum()))
+
+    def _messages(self) -> list:
+        """The note-offs and note-ons that turn what is sounding into the prepared 16th."""
+        play = self.next_notes[:, 0] > 0.5
+        strike = play & (self.next_notes[:, 1] > 0.5)
+        # a note re-struck or stopped is released first; a held note carries on
+        offs = np.flatnonzero(self.sounding & (~play | strike))
+        ons = np.flatnonzero(play & (strike | ~self.sounding))
+        ch = self.controls.channel
+        vel = self.controls.velocities(self.next_probs[:, 0])
+        msgs = [mido.Message("note_off", channel=int(self.sounding_channel[n]), note=int(n) + LOW_NOTE) for n in offs]
+        msgs += [mido.Message("note_on", channel=ch, note=int(n) + LOW_NOTE, velocity=int(vel[n])) for n in ons]
+        self.probs = self.next_probs.copy()
+        return msgs
+
+    def _send(self, msgs: list) -> None:
+        with self.lock:
+            for m in msgs:
+                try:
+                    if not self.port_lost:
+                        self.port.send(m)
+                except Exception:  # the port went away: nothing more can sound through it
+                    self.port_lost = True
+                n = m.note - LOW_NOTE
+                if m.type == "note_on":
+                    self.sounding[n] = True
+                    self.sounding_channel[n] = m.channel
+                    self.bar_notes += 1
+                    self.sent_notes += 1
+                else:
+                    self.sounding[n] = False
+                if self.recorder is not None:
+                    self.recorder.add(m, track=0)
+
+    def _send_loop(self) -> None:
+        while True:
+            item = self._sender.get()
+            if item is None:
+                return
+            when, msgs = item
+            sleep_until(when)
+            if self.playing:
+                self._send(msgs)
+
+    def release_all(self) -> None:
+        """Note-off for every sounding note, then CC 123 on every channel used."""
+        with self.lock:
+            if self._sender is not None:
+                while not self._sender.empty():
+                    try:
+                        self._sender.get_nowait()
+                    except queue.Empty:
+                        break
+            channels = {self.controls.channel} | set(self.sounding_channel[self.sounding].tolist())
+            offs = [mido.Message("note_off", channel=int(self.sounding_channel[n]), note=int(n) + LOW_NOTE)
+                    for n in np.flatnonzero(self.sounding)]
+            self._send(offs)
+            for ch in sorted(channels):
+                msg = mido.Message("control_change", channel=int(ch), control=123, value=0)
+                try:
+                    if not self.port_lost:
+                        self.port.send(msg)
+                except Exception:
+                    self.port_lost = True
+
+    def close(self) -> None:
+        with self.lock:
+            self.playing = False
+            self.release_all()
+        if self._sender is not None:
+            self._sender.put(None)
+
+    # ---- the human and the console ------------------------------------------------------
+    def human(self, msg) -> None:
+        """A message from the --input port: notes join the model's view, CCs move the controls."""
+        if msg.type == "note_on" and msg.velocity > 0 and LOW_NOTE <= msg.note < LOW_NOTE + N_NOTES:
+            self.human_held[msg.note - LOW_NOTE] = True
+            self.human_struck[msg.note - LOW_NOTE] = True
+        elif msg.type in ("note_off", "note_on") and LOW_NOTE <= msg.note < LOW_NOTE + N_NOTES:
+            self.human_held[msg.note - LOW_NOTE] = False
+        elif msg.type == "control_change":
+            self.controls.from_cc(msg.control, msg.value)
+            return
+        else:
+            return
+        if self.recorder is not None:
+            self.recorder.add(msg, track=1)
+
+    def latency(self) -> tuple[float, float]:
+        a = np.asarray(self.step_ms) if self.step_ms else np.zeros(1)
+        return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+    def _bar_done(self, bar: int) -> None:
+        info = {"bar": bar, "bpm": self.tempo_bpm, "notes": self.bar_notes, "late": self.late,
+                "step_p50_ms": self.latency()[0], "step_p99_ms": self.latency()[1]}
+        self.bar_notes = 0
+        if self.on_bar is not None:
+            self.on_bar(info)
+
+
+class Recorder:
+    """What was played (track 0) and the human's notes (track 1), timed by the wall clock."""
+
+    def __init__(self, path: str, bpm: float = 120.0):
+        self.path = path
+        self.bpm = bpm
+        self.t0 = time.perf_counter()
+        self.events: list[tuple[float, int, mido.Message]] = []
+
+    def add(self, msg, track: int) -> None:
+        self.events.append((time.perf_counter() - self.t0, track, msg))
+
+    def save(self) -> None:
+        tpb = 480
+        tempo = mido.bpm2tempo(self.bpm)
+        midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
+        for track_no, name in ((0, "live-biaxial"), (1, "human")):
+            track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+            if track_no == 0:
+                track.append(mido.MetaMessage("set_tempo", tempo=tempo, time=0))
+            last = 0
+            for t, tr, msg in self.events:
+                if tr != track_no:
+                    continue
+                tick = int(round(mido.second2tick(t, tpb, tempo)))
+                track.append(msg.copy(time=max(0, tick - last)))
+                last = max(last, tick)
+            midi.tracks.append(track)
+        midi.save(self.path)

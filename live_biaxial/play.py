@@ -1,0 +1,119 @@
+"""`live-biaxial play` and `live-biaxial ports`: wire model, ports, clock and engine together."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+from .clock import InternalClock, MidiClockFollower
+from .controls import Controls
+from .engine import Engine, Recorder
+from .errors import LiveBiaxialError
+from .model_file import Cell
+from .ports import backend, list_ports, open_input, open_output
+
+
+def run_ports(args) -> int:
+    inputs, outputs = list_ports(args.api)
+    print("inputs (for --clock-in, --input):")
+    for name in inputs or ["(none)"]:
+        print(f"  {name}")
+    print("outputs (for --port):")
+    for name in outputs or ["(none)"]:
+        print(f"  {name}")
+    return 0
+
+
+def bar_line(info: dict) -> str:
+    bpm = f"{info['bpm']:.1f}" if info["bpm"] else "-"
+    return (f"bar {info['bar']:4d} | {bpm:>6s} BPM | {info['notes']:3d} notes | late steps {info['late']} | "
+            f"step p50 {info['step_p50_ms']:.2f} ms p99 {info['step_p99_ms']:.2f} ms")
+
+
+def run_play(args) -> int:
+    if not 20 <= args.bpm <= 300:
+        raise LiveBiaxialError(f"--bpm {args.bpm}: choose a tempo within 20..300")
+    if not 1 <= args.channel <= 16:
+        raise LiveBiaxialError(f"--channel {args.channel}: MIDI channels are 1..16")
+    cell = Cell(args.model)
+    b = backend(args.api)
+    out = open_output(b, args.port)
+    controls = Controls(anti_silence=args.anti_silence, temperature=args.temperature, velocity=args.velocity,
+                        velocity_follows_probability=args.velocity_follows, channel=args.channel - 1)
+    recorder = Recorder(args.record, args.bpm) if args.record else None
+    quiet = args.quiet
+    engine = Engine(cell, out, controls, offset_s=args.offset_ms / 1000.0, recorder=recorder, seed=args.seed,
+                    on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)))
+    ins = []
+    done = threading.Event()
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    clock = follower = None
+    try:
+        print(f"live-biaxial: playing {cell.path.name} to {out.name!r}" +
+              (f", following the clock of {args.clock_in!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
+              flush=True)
+        if args.input:
+            ins.append(open_input(b, args.input, callback=engine.human))
+        if args.clock_in:
+            follower = MidiClockFollower(engine)
+            ins.append(open_input(b, args.clock_in, callback=follower))
+            limit = args.bars * 16 if args.bars else None
+            while not done.wait(0.05):
+                if limit is not None and engine.sixteenth >= limit:
+                    break
+        else:
+            clock = InternalClock(engine, args.bpm)
+            if args.send_clock:
+                clock.sink = _ClockOut(engine, out)
+            clock.run(args.bars * 16 if args.bars else None)
+    except KeyboardInterrupt:
+        print("\nlive-biaxial: stopping", file=sys.stderr)
+    finally:
+        for port in ins:
+            port.close()
+        if follower:
+            follower.close()
+        engine.close()  # every sounding note gets its note-off, then CC 123
+        time.sleep(0.01)
+        out.close()
+        if recorder:
+            recorder.save()
+            print(f"live-biaxial: recorded to {args.record}")
+    p50, p99 = engine.latency()
+    print(f"live-biaxial: {engine.sixteenth} 16ths, {engine.sent_notes} notes, {engine.late} late steps, "
+          f"step p50 {p50:.2f} ms p99 {p99:.2f} ms")
+    return 0
+
+
+class _ClockOut:
+    """Passes the internal clock on to the engine and out of the port as MIDI clock/Start/Stop."""
+
+    def __init__(self, engine: Engine, port):
+        self.engine, self.port = engine, port
+        import mido
+
+        self._clock, self._start, self._stop = (mido.Message("clock"), mido.Message("start"), mido.Message("stop"))
+
+    def start(self, sixteenth, t):
+        self.port.send(self._start)
+        self.engine.start(sixteenth, t)
+
+    def pulse(self, t, next_t):
+        self.port.send(self._clock)
+        self.engine.pulse(t, next_t)
+
+    def stop(self):
+        self.engine.stop()
+        self.port.send(self._stop)
+
+    def continue_(self, t):
+        self.engine.continue_(t)
+
+    def locate(self, sixteenth):
+        self.engine.locate(sixteenth)

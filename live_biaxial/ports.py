@@ -1,0 +1,74 @@
+"""MIDI ports through mido's rtmidi backend: find by name or substring, clear errors.
+
+Backend errors are re-raised as PortError (an OSError), as mido does for its own.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import mido
+
+from .errors import PortError
+
+APIS = {"auto": None, "alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
+VIRTUAL_NAME = "live-biaxial"
+
+
+def backend(api: str = "auto") -> mido.Backend:
+    if api not in APIS:
+        raise PortError(f"--api {api}: choose one of {', '.join(APIS)}")
+    name = "mido.backends.rtmidi" + (f"/{APIS[api]}" if APIS[api] else "")
+    try:
+        b = mido.Backend(name, load=True)
+        b.get_output_names()  # touches the MIDI system: fails here if there is none
+        return b
+    except Exception as err:  # rtmidi raises SystemError/RuntimeError/ImportError for a missing system
+        raise PortError(f"no MIDI system available through {api} ({err}); {how_to_get_midi()}") from err
+
+
+def how_to_get_midi() -> str:
+    if sys.platform == "darwin":
+        return "enable the IAC Driver in Audio MIDI Setup"
+    if sys.platform.startswith("win"):
+        return "install loopMIDI and create a port (Windows has no virtual ports)"
+    return "load ALSA's sequencer (modprobe snd-seq) or start JACK (jackd -d dummy) and pass --api jack"
+
+
+def find(name: str, available: list[str], kind: str) -> str:
+    """An exact name, else a unique case-insensitive substring; else one line listing the ports."""
+    if name in available:
+        return name
+    hits = [p for p in available if name.lower() in p.lower()]
+    if len(hits) == 1:
+        return hits[0]
+    listing = ", ".join(repr(p) for p in available) or "none"
+    if hits:
+        raise PortError(f"{kind} port {name!r} is ambiguous: it matches {', '.join(map(repr, hits))}")
+    raise PortError(f"no {kind} port matches {name!r}; {kind} ports: {listing}")
+
+
+def open_output(b: mido.Backend, name: str | None):
+    """An existing output by name, or (name None) a new virtual output called live-biaxial."""
+    try:
+        if name is None:
+            return b.open_output(VIRTUAL_NAME, virtual=True)
+        return b.open_output(find(name, b.get_output_names(), "output"))
+    except PortError:
+        raise
+    except Exception as err:
+        raise PortError(f"cannot open output {name or VIRTUAL_NAME!r}: {err}") from err
+
+
+def open_input(b: mido.Backend, name: str, callback=None):
+    try:
+        return b.open_input(find(name, b.get_input_names(), "input"), callback=callback)
+    except PortError:
+        raise
+    except Exception as err:
+        raise PortError(f"cannot open input {name!r}: {err}") from err
+
+
+def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
+    b = backend(api)
+    return b.get_input_names(), b.get_output_names()
