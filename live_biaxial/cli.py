@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--velocity-follows", action="store_true", help="velocity follows the play probability")
     p.add_argument("--anti-silence", type=float, default=1.0)
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--density", type=float, default=0.0, help="added to every play logit: -4 sparser .. +4 denser")
     p.add_argument("--offset-ms", type=float, default=0.0, help="shift notes against the clock; negative = early")
     p.add_argument("--record", help="save what was played (and the human input) to this MIDI file")
     p.add_argument("--bars", type=int, default=0, help="stop after this many bars (0 = until stopped)")

@@ -1,7 +1,8 @@
 """The live engine: a clock sink that plays one 16th note at a time and never leaves a note hanging.
 
-On each 16th's pulse it sends the notes it prepared, then steps the model once for the next
-16th (one step of lookahead). Note-ons and note-offs come from the note state: a note that
+On each 16th's pulse it sends the notes it prepared, then asks its worker thread to step the
+model once for the next 16th (one step of lookahead). The clock's thread (for an external
+clock, the MIDI driver's callback: JACK's process thread) never runs the model itself. Note-ons and note-offs come from the note state: a note that
 stops, or re-articulates, gets its note-off first. ``release_all`` (on Stop, on close, on any
 error path) sends a note-off for every sounding note, then CC 123 (all notes off).
 """
@@ -27,7 +28,8 @@ SEED_CHORD = (48, 55, 64, 72)
 
 class Engine:
     def __init__(self, cell, port, controls: Controls | None = None, offset_s: float = 0.0,
-                 recorder=None, seed: int = 0, on_bar: Callable[[dict], None] | None = None):
+                 recorder=None, seed: int = 0, on_bar: Callable[[dict], None] | None = None,
+                 burst_limit: int = 0, burst_gap_s: float = 0.0007):
         self.cell = cell
         self.port = port
         self.controls = controls or Controls()
@@ -61,12 +63,35 @@ class Engine:
         self.bar_notes = 0
         self.sent_notes = 0
         self.tempo_bpm: float | None = None
+        # JACK at small periods carries only ~8 MIDI events per period (a 128-byte port buffer at
+        # 32 frames) and the rest is dropped: a larger burst goes out burst_limit at a time.
+        self.burst_limit, self.burst_gap_s = burst_limit, burst_gap_s
         self._sender: queue.Queue | None = None
         self._scheduled = -1  # the last 16th already queued to be sent early
-        if offset_s:
+        self._next_tick: float | None = None
+        self._prepared_for: int | None = None
+        self._want = 0  # the 16th the worker should prepare
+        self._work = threading.Event()
+        self._ready = threading.Event()
+        self._closing = False
+        # How long the clock's thread may wait for a step that is not ready on its tick. Live, the
+        # worker has a whole 16th; waiting here would stall the MIDI driver's thread, so a step
+        # not ready within 2 ms is skipped (what sounds is held). Fake clocks that run flat out
+        # set this high.
+        self.max_wait_s = 0.002
+        self._warm_up()
+        self._prepare(0)
+        self._ready.set()
+        threading.Thread(target=self._worker, name="model-step", daemon=True).start()
+        if offset_s or burst_limit:
             self._sender = queue.Queue()
             threading.Thread(target=self._send_loop, name="note-sender", daemon=True).start()
-        self._prepare()
+
+    def _warm_up(self, steps: int = 8) -> None:
+        """Pay onnxruntime's first-run costs now, not on the first 16th."""
+        state = np.zeros_like(self.state)
+        for i in range(steps):
+            self.cell(self.notes, np.int64(i), state, self.noise, np.float32(1), np.float32(1), self.controls.play_bias)
 
     # ---- the clock's calls -------------------------------------------------------------
     def start(self, sixteenth: int, t: float) -> None:
@@ -74,14 +99,15 @@ class Engine:
             self.release_all()
             self.sixteenth, self.pulses, self.playing = sixteenth, 0, True
             self._scheduled = -1
-            self._prepare()
+            if self._prepared_for != sixteenth:  # usually ready already: Start must not delay the first 16th
+                self._request()
 
     def locate(self, sixteenth: int) -> None:
         with self.lock:
             self.release_all()
             self.sixteenth, self.pulses = sixteenth, 0
             self._scheduled = -1
-            self._prepare()
+            self._request()
 
     def stop(self) -> None:
         with self.lock:
@@ -104,30 +130,56 @@ class Engine:
             dt16 = (next_t - t) * PULSES_PER_16TH if next_t else None
             if next_t is not None:
                 self.tempo_bpm = 60.0 / ((next_t - t) * 24)
+            if not self._ready.is_set():
+                self.late += 1  # the step was not ready on its tick
+                if not self._ready.wait(self.max_wait_s):  # still not: hold what sounds, move on
+                    self.sixteenth += 1
+                    self._request()
+                    return
             msgs = self._messages()
-            if self._sender is None:
-                self._send(msgs)
-            elif self.offset_s > 0:
-                self._sender.put((t + self.offset_s, msgs))
+            if self.offset_s > 0:
+                self._queue(t + self.offset_s, msgs)
             elif self._scheduled != self.sixteenth:
-                self._send(msgs)  # not sent early (first 16th, or no tempo yet): play on the tick
+                self._send_now(msgs)  # not sent early (first 16th, or no tempo yet): play on the tick
             played = self.sixteenth
             self.sixteenth += 1
-            t0 = time.perf_counter()
-            self._prepare()
-            done = time.perf_counter()
-            self.step_ms.append((done - t0) * 1e3)
-            if self._sender is not None and self.offset_s < 0 and dt16 is not None:
-                self._sender.put((t + dt16 + self.offset_s, self._messages()))
-                self._scheduled = self.sixteenth
-            if dt16 is not None and done > t + dt16:
-                self.late += 1
+            self._next_tick = t + dt16 if dt16 is not None else None  # predicted, for early sending
+            self._request()
             if (played + 1) % 16 == 0:
                 self._bar_done(played // 16 + 1)
 
+    # ---- the worker ------------------------------------------------------------------------
+    def _request(self) -> None:
+        """Ask the worker for the step of ``self.sixteenth`` (called with the lock held)."""
+        self._ready.clear()
+        self._want = self.sixteenth
+        self._work.set()
+
+    def _worker(self) -> None:
+        while True:
+            self._work.wait()
+            self._work.clear()
+            if self._closing:
+                return
+            want = self._want
+            t0 = time.perf_counter()
+            self._prepare(want)
+            self.step_ms.append((time.perf_counter() - t0) * 1e3)
+            if want == self._want:  # else a Start/locate came meanwhile: the loop runs again
+                if self.offset_s < 0:
+                    self._queue_early(want)
+                self._ready.set()
+
+    def _queue_early(self, sixteenth: int) -> None:
+        """Negative offset: the prepared 16th goes out offset_s before its predicted tick."""
+        with self.lock:
+            if self.playing and self._next_tick is not None and sixteenth == self.sixteenth:
+                self._queue(self._next_tick + self.offset_s, self._messages())
+                self._scheduled = sixteenth
+
     # ---- notes ---------------------------------------------------------------------------
-    def _prepare(self) -> None:
-        """Step the model once: the notes of 16th ``self.sixteenth`` from those of the one before."""
+    def _prepare(self, sixteenth: int) -> None:
+        """Step the model once: the notes of 16th ``sixteenth`` from those of the one before."""
         c = self.controls
         self.rule.strength = c.anti_silence
         seen = self.notes
@@ -137,13 +189,14 @@ class Engine:
             seen[:, 1] = np.maximum(seen[:, 1], self.human_struck)
             self.human_struck[:] = False
         self.rng.random(out=self.noise, dtype=np.float32)
-        new, probs, state = self.cell(seen, np.int64(self.sixteenth - 1), self.state, self.noise,
+        new, probs, state = self.cell(seen, np.int64(sixteenth - 1), self.state, self.noise,
                                       np.float32(self.rule.c), np.float32(c.temperature), c.play_bias)
         self.next_notes[:] = new
         self.next_probs[:] = probs
         self.state = state  # the cell alternates two output buffers: no copy needed
         self.notes = self.next_notes.copy()
         self.rule.update(int(new[:, PLAY].sum()))
+        self._prepared_for = sixteenth
 
     def _messages(self) -> list:
         """The note-offs and note-ons that turn what is sounding into the prepared 16th."""
@@ -177,6 +230,20 @@ class Engine:
                     self.sounding[n] = False
                 if self.recorder is not None:
                     self.recorder.add(m, track=0)
+
+    def _send_now(self, msgs: list) -> None:
+        """Send on the spot; past burst_limit, the rest follows a period apart (sender thread)."""
+        if not self.burst_limit or len(msgs) <= self.burst_limit:
+            self._send(msgs)
+            return
+        self._send(msgs[: self.burst_limit])
+        self._queue(time.perf_counter() + self.burst_gap_s, msgs[self.burst_limit :])
+
+    def _queue(self, when: float, msgs: list) -> None:
+        """Send at a time: in chunks of burst_limit, a period apart."""
+        size = self.burst_limit or len(msgs) or 1
+        for k in range(0, len(msgs), size):
+            self._sender.put((when + (k // size) * self.burst_gap_s, msgs[k : k + size]))
 
     def _send_loop(self) -> None:
         while True:
@@ -213,6 +280,8 @@ class Engine:
         with self.lock:
             self.playing = False
             self.release_all()
+        self._closing = True
+        self._work.set()
         if self._sender is not None:
             self._sender.put(None)
 

@@ -33,6 +33,7 @@ def bar_line(info: dict) -> str:
 
 
 def run_play(args) -> int:
+    sys.setswitchinterval(0.0005)  # short GIL slices: the clock and sender threads get in quickly
     if not 20 <= args.bpm <= 300:
         raise LiveBiaxialError(f"--bpm {args.bpm}: choose a tempo within 20..300")
     if not 1 <= args.channel <= 16:
@@ -41,11 +42,13 @@ def run_play(args) -> int:
     b = backend(args.api)
     out = open_output(b, args.port)
     controls = Controls(anti_silence=args.anti_silence, temperature=args.temperature, velocity=args.velocity,
-                        velocity_follows_probability=args.velocity_follows, channel=args.channel - 1)
+                        velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
+                        density=args.density)
     recorder = Recorder(args.record, args.bpm) if args.record else None
     quiet = args.quiet
     engine = Engine(cell, out, controls, offset_s=args.offset_ms / 1000.0, recorder=recorder, seed=args.seed,
-                    on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)))
+                    on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)),
+                    burst_limit=6 if b.api == "UNIX_JACK" else 0)
     ins = []
     done = threading.Event()
 
@@ -55,14 +58,15 @@ def run_play(args) -> int:
     signal.signal(signal.SIGTERM, terminate)
     clock = follower = None
     try:
-        print(f"live-biaxial: playing {cell.path.name} to {out.name!r}" +
-              (f", following the clock of {args.clock_in!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
-              flush=True)
         if args.input:
             ins.append(open_input(b, args.input, callback=engine.human))
         if args.clock_in:
             follower = MidiClockFollower(engine)
             ins.append(open_input(b, args.clock_in, callback=follower))
+        print(f"live-biaxial: playing {cell.path.name} to {out.name!r}" +
+              (f", following the clock of {ins[-1].name!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
+              flush=True)
+        if args.clock_in:
             limit = args.bars * 16 if args.bars else None
             while not done.wait(0.05):
                 if limit is not None and engine.sixteenth >= limit:

@@ -72,3 +72,4 @@ def open_input(b: mido.Backend, name: str, callback=None):
 def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
     b = backend(api)
     return b.get_input_names(), b.get_output_names()
+

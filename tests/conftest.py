@@ -33,3 +33,67 @@ def pytest_configure(config):
         torch.set_num_threads(1)
     except ImportError:
         pass
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A small random model, checkpointed and exported through the real CLI (which verifies it).
+
+    Returns (torch model, path of the .onnx file)."""
+    import torch
+
+    from training import checkpoint
+    from training.config import ModelConfig, TrainConfig
+    from training.model import BiaxialLSTM
+
+    d = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(3)
+    model = BiaxialLSTM(ModelConfig(time_sizes=(24, 16), pitch_sizes=(12, 8), dropout=0.0))
+    with torch.no_grad():  # livelier than the init's 5% rate, so the controls have notes to act on
+        model.out.bias.copy_(torch.tensor([-1.5, 0.0]))
+    checkpoint.save(d / "last.pt", model, None, 0, TrainConfig(), {"data_summary": {"train": {"pieces": 0}}})
+    r = run_cli("export-onnx", d / "last.pt", "--out", d / "tiny.onnx")
+    assert r.returncode == 0, r.stderr
+    assert "notes identical" in r.stdout
+    return model, d / "tiny.onnx"
+
+
+@pytest.fixture(scope="session")
+def jack(tmp_path_factory):
+    """A JACK server with the dummy driver, private to this test run; yields the mido backend."""
+    import shutil
+    import subprocess
+    import time
+
+    import mido
+
+    if shutil.which("jackd") is None:
+        if os.environ.get("CI"):
+            pytest.fail("jackd is not installed (apt-get install jackd2)")
+        pytest.skip("jackd is not installed (apt-get install jackd2)")
+    name = f"lbtest{os.getpid()}"
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+    log = open(tmp_path_factory.getbasetemp() / "jackd.log", "w")
+    # 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame period and
+    # drops the rest, and the dummy driver's cycles are irregular without realtime priority, so
+    # correctness tests use periods with room for a dense 16th; bench/bench_timing.py measures
+    # timing at 32 frames.
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            probe = backend.open_output("probe", virtual=True)
+            probe.close()
+            break
+        except Exception:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("jackd did not start; see jackd.log")
+            time.sleep(0.2)
+    yield backend
+    proc.terminate()
+    proc.wait(timeout=10)
+    log.close()

@@ -11,27 +11,12 @@ from live_biaxial.errors import ModelFileError
 from live_biaxial.generation import generate
 from live_biaxial.model_file import Cell
 from tests.conftest import ROOT, run_cli
-from training import checkpoint
-from training.config import ModelConfig, TrainConfig
-from training.model import BiaxialLSTM, StepCell
+from training.model import StepCell
 from training.train import torch_cell
 
-CFG = ModelConfig(time_sizes=(24, 16), pitch_sizes=(12, 8), dropout=0.0)
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A small random model, checkpointed and exported through the real CLI (which verifies it)."""
-    d = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(3)
-    model = BiaxialLSTM(CFG)
-    with torch.no_grad():  # livelier than the init's 5% rate, so the controls have notes to act on
-        model.out.bias.copy_(torch.tensor([-1.5, 0.0]))
-    checkpoint.save(d / "last.pt", model, None, 0, TrainConfig(), {"data_summary": {"train": {"pieces": 0}}})
-    r = run_cli("export-onnx", d / "last.pt", "--out", d / "tiny.onnx")
-    assert r.returncode == 0, r.stderr
-    assert "notes identical" in r.stdout
-    return model, d / "tiny.onnx"
+def tiny(tiny_model):
+    return tiny_model
 
 
 def run_cell(cell, notes, noise, c=1.0, temp=1.0, bias=None, step=3):

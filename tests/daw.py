@@ -1,0 +1,79 @@
+"""A test process that plays the DAW: it sends Start, MIDI clock and Stop, and receives notes."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import mido
+
+from live_biaxial.clock import sleep_until
+
+sys.setswitchinterval(0.0002)  # the receive callback runs in JACK's thread: let it get the GIL at once
+
+
+class FakeDaw:
+    def __init__(self, backend, tag):
+        self.clock_name, self.in_name = f"{tag}-clock", f"{tag}-in"
+        self.out = backend.open_output(self.clock_name, virtual=True)
+        self.received: list[tuple[float, mido.Message]] = []
+        import rtmidi
+
+        # Read by polling rtmidi's own queue: no Python runs in JACK's thread on this side, so
+        # what the test sees is what JACK delivered (a Python callback there, waiting for the
+        # GIL, was seen to double messages).
+        self.inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="fake-daw")
+        self.inp.ignore_types(sysex=True, timing=False, active_sense=True)
+        self.inp.open_virtual_port(self.in_name)
+        self._stop = threading.Event()
+        threading.Thread(target=self._poll, daemon=True).start()
+        self.pulses: list[float] = []  # send times of the pulses since Start
+        self._clock = mido.Message("clock")
+        self.t = None
+
+    def _poll(self):
+        while not self._stop.is_set():
+            item = self.inp.get_message()
+            if item is None:
+                time.sleep(0.0002)
+            else:
+                self.received.append((time.perf_counter(), mido.Message.from_bytes(item[0])))
+
+    def send(self, kind, **kw):
+        self.out.send(mido.Message(kind, **kw))
+
+    def start(self):
+        self.send("start")
+        self.t = time.perf_counter() + 0.002
+        self.pulses = []
+
+    def clock(self, sixteenths, bpm):
+        dt = 60.0 / (bpm * 24)
+        for _ in range(int(sixteenths * 6)):
+            sleep_until(self.t, spin=0.0)  # no spinning: a spinning thread holds the GIL
+            self.out.send(self._clock)
+            self.pulses.append(time.perf_counter())  # when it really went out
+            self.t = max(self.t + dt, time.perf_counter())  # a late pulse delays the rest, like a real clock
+
+    def pause(self, seconds):
+        self.t += seconds
+
+    def note_ons(self, since=0.0):
+        return [(t, m) for t, m in self.received if m.type == "note_on" and m.velocity > 0 and t >= since]
+
+    def close(self):
+        self._stop.set()
+        self.out.close()
+        self.inp.close_port()
+
+
+def start_engine(args, model):
+    """`live-biaxial play` in a subprocess; returns once it says it is playing."""
+    proc = subprocess.Popen([sys.executable, "-m", "live_biaxial", "play", "--api", "jack", "--model", str(model),
+                             "--quiet", "--density", "-1.5", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if "playing" not in line:
+        proc.kill()
+        raise AssertionError(f"engine did not start: {line} {proc.stderr.read()}")
+    threading.Event().wait(0.3)  # let JACK finish wiring the connections
+    return proc

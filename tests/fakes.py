@@ -1,0 +1,58 @@
+"""Fakes for unit tests of the engine's logic (the JACK tests use real ports)."""
+
+import numpy as np
+
+
+class FakePort:
+    name = "fake"
+
+    def __init__(self):
+        self.sent = []
+        self.broken = False
+
+    def send(self, msg):
+        if self.broken:
+            raise OSError("port gone")
+        self.sent.append(msg)
+
+    def close(self):
+        pass
+
+
+def hanging_notes(msgs):
+    """Notes switched on and never off (note_on/note_off pairs per (channel, note))."""
+    on = {}
+    for m in msgs:
+        if m.type == "note_on" and m.velocity > 0:
+            on[(m.channel, m.note)] = on.get((m.channel, m.note), 0) + 1
+        elif m.type in ("note_off", "note_on"):
+            if on.get((m.channel, m.note)):
+                on[(m.channel, m.note)] -= 1
+    return {k: v for k, v in on.items() if v}
+
+
+def flat_out(engine, sixteenths, bpm=120.0, start=True):
+    """A fake clock running flat out: pulses with the times a real clock at bpm would have."""
+    dt = 60.0 / (bpm * 24)
+    t = 0.0
+    engine.max_wait_s = 10.0  # no real time passes between pulses here: wait for each step
+    if start:
+        engine.start(0, t)
+    for _ in range(sixteenths * 6):
+        engine.pulse(t, t + dt)
+        t += dt
+    return t
+
+
+class CountingCell:
+    """Wraps a Cell and records the step index and the notes it was fed."""
+
+    def __init__(self, cell):
+        self.cell = cell
+        self.state_size = cell.state_size
+        self.steps, self.fed = [], []
+
+    def __call__(self, notes, step, *rest):
+        self.steps.append(int(step))
+        self.fed.append(np.array(notes))
+        return self.cell(notes, step, *rest)

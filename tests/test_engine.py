@@ -1,0 +1,141 @@
+"""The engine's logic on a fake port and a fake clock that runs flat out."""
+
+import mido
+import numpy as np
+import pytest
+
+from live_biaxial.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls
+from live_biaxial.engine import Engine, Recorder
+from live_biaxial.model_file import Cell
+from live_biaxial.representation import LOW_NOTE, midi_to_matrix
+from tests.fakes import CountingCell, FakePort, flat_out, hanging_notes
+
+
+@pytest.fixture
+def cell(tiny_model):
+    return Cell(tiny_model[1])
+
+
+def notes_only(msgs):
+    return [m for m in msgs if m.type in ("note_on", "note_off")]
+
+
+def test_one_step_per_16th_with_lookahead_and_beat_index(cell):
+    counting = CountingCell(cell)
+    port = FakePort()
+    engine = Engine(counting, port)
+    flat_out(engine, 8)
+    engine.close()
+    # 16th 0 is prepared before Start (fed the state "before" it: index -1), then one step after
+    # each 16th is sent; the steps before that are the warm-up's
+    steps = counting.steps
+    after = steps[len(steps) - steps[::-1].index(-1):]  # what followed the last -1
+    assert after == list(range(len(after))) and len(after) >= 7  # 0..6, and 7 unless close came first
+    assert engine.sixteenth == 8
+
+
+def test_stop_releases_every_note_and_sends_cc123(cell):
+    port = FakePort()
+    engine = Engine(cell, port, Controls(density=3.0))
+    flat_out(engine, 16)
+    assert hanging_notes(port.sent)  # something is sounding before the stop
+    engine.stop()
+    assert not hanging_notes(port.sent)
+    assert port.sent[-1].type == "control_change" and port.sent[-1].control == 123
+    assert not engine.sounding.any()
+
+
+def test_note_offs_follow_the_note_state(cell):
+    port = FakePort()
+    engine = Engine(cell, port)
+    flat_out(engine, 32)
+    engine.close()
+    sounding = set()
+    for m in notes_only(port.sent):
+        if m.type == "note_on":
+            assert m.note not in sounding, "struck again without a note-off first"
+            sounding.add(m.note)
+        else:
+            sounding.discard(m.note)
+    assert not sounding
+
+
+def test_channel_change_mid_play_releases_on_the_old_channel(cell):
+    port = FakePort()
+    controls = Controls(density=3.0, channel=0)
+    engine = Engine(cell, port, controls)
+    flat_out(engine, 4)
+    controls.update(channel=5)
+    flat_out(engine, 4, start=False)
+    engine.close()
+    assert not hanging_notes(port.sent)
+    assert {m.channel for m in port.sent if m.type == "note_on"} == {0, 5}
+
+
+def test_key_lock_and_range_keep_notes_inside(cell):
+    port = FakePort()
+    controls = Controls(density=2.0, key_root=2, scale="major", low=50, high=80)  # D major
+    engine = Engine(cell, port, controls)
+    flat_out(engine, 32)
+    ons = [m.note for m in port.sent if m.type == "note_on"]
+    assert ons and all(50 <= n <= 80 and (n - 2) % 12 in (0, 2, 4, 5, 7, 9, 11) for n in ons)
+
+
+def test_human_notes_join_the_models_view_and_are_not_echoed(cell):
+    counting = CountingCell(cell)
+    port = FakePort()
+    engine = Engine(counting, port, Controls(low=90, high=101))  # the model itself stays above 90
+    flat_out(engine, 2)
+    engine.human(mido.Message("note_on", note=40, velocity=100))
+    flat_out(engine, 2, start=False)
+    n = 40 - LOW_NOTE
+    assert counting.fed[-2][n].tolist() == [1.0, 1.0]  # struck at the next step
+    assert counting.fed[-1][n].tolist() == [1.0, 0.0]  # then held
+    assert 40 not in [m.note for m in port.sent if m.type == "note_on"]
+    engine.human(mido.Message("note_off", note=40))
+    flat_out(engine, 1, start=False)
+    assert counting.fed[-1][n, 0] == 0.0
+
+
+def test_cc_moves_the_controls(cell):
+    engine = Engine(cell, FakePort())
+    engine.human(mido.Message("control_change", control=CC_ANTI_SILENCE, value=0))
+    engine.human(mido.Message("control_change", control=CC_TEMPERATURE, value=127))
+    engine.human(mido.Message("control_change", control=CC_DENSITY, value=127))
+    c = engine.controls
+    assert c.anti_silence == 0.0 and c.temperature == pytest.approx(2.0) and c.density == pytest.approx(4.0)
+
+
+def test_a_lost_port_does_not_crash_the_engine(cell):
+    port = FakePort()
+    engine = Engine(cell, port, Controls(density=3.0))
+    flat_out(engine, 4)
+    port.broken = True
+    flat_out(engine, 4, start=False)
+    engine.close()
+    assert engine.port_lost and not engine.sounding.any()
+
+
+def test_locate_moves_the_beat_index(cell):
+    counting = CountingCell(cell)
+    engine = Engine(counting, FakePort())
+    flat_out(engine, 2)
+    engine.locate(64)
+    flat_out(engine, 1, start=False)
+    assert 63 in counting.steps[-2:]
+    assert engine.sixteenth == 65
+
+
+def test_record_writes_both_tracks(cell, tmp_path):
+    rec = Recorder(str(tmp_path / "r.mid"))
+    engine = Engine(cell, FakePort(), Controls(density=3.0), recorder=rec)
+    flat_out(engine, 8)
+    engine.human(mido.Message("note_on", note=60, velocity=90))
+    engine.human(mido.Message("note_off", note=60))
+    engine.close()
+    rec.save()
+    midi = mido.MidiFile(tmp_path / "r.mid")
+    assert [t.name for t in midi.tracks] == ["live-biaxial", "human"]
+    m, _ = midi_to_matrix(tmp_path / "r.mid")
+    assert m[..., 0].sum() > 0
+    assert not hanging_notes([x for x in midi.tracks[0] if not x.is_meta])

@@ -1,0 +1,122 @@
+"""`live-biaxial play` against real MIDI ports on a JACK server (dummy driver), with this test
+process playing the DAW: it sends Start, clock and Stop and receives the engine's notes."""
+
+import signal
+
+import numpy as np
+import pytest
+
+from tests.conftest import run_cli
+from tests.daw import FakeDaw, start_engine
+from tests.fakes import hanging_notes
+
+pytestmark = pytest.mark.jack
+
+
+@pytest.fixture
+def daw(jack, request):
+    d = FakeDaw(jack, request.node.name[5:25].replace("_", ""))
+    yield d
+    d.close()
+
+
+def grid_errors_ms(daw, ons):
+    """Arrival of each note-on minus the send time of its 16th's pulse (the nearest one before it)."""
+    sixteenths = np.array(daw.pulses[::6])
+    errs = []
+    for t, _ in ons:
+        before = sixteenths[sixteenths <= t + 0.002]
+        errs.append((t - before[-1]) * 1e3)
+    return np.array(errs)
+
+
+def assert_on_grid(err, bpm):
+    """Each note on its own 16th: never before its pulse, and well inside the 16th (a note one
+    16th late would be a whole 16th off). The bounds are loose on purpose: JACK's dummy driver
+    without realtime priority drifts on a busy 2-core machine (about 2 ms when idle);
+    bench/bench_timing.py measures the real figures."""
+    sixteenth_ms = 15000.0 / bpm
+    assert err.min() > -1.0, np.round(err, 1)
+    assert err.max() < 0.4 * sixteenth_ms, np.round(err, 1)
+
+
+def messages(daw):
+    return [m for _, m in daw.received]
+
+
+def test_follows_the_daw_clock_on_the_grid_and_releases_on_stop(daw, tiny_model):
+    eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, "--anti-silence", "1"], tiny_model[1])
+    try:
+        daw.start()
+        daw.clock(32, bpm=150)
+        ons = daw.note_ons()
+        assert len(ons) > 10
+        assert_on_grid(grid_errors_ms(daw, ons), 150)
+        daw.send("stop")
+        daw.pause(0.3)
+        daw.clock(0, bpm=150)
+        import time
+
+        time.sleep(0.3)
+        assert not hanging_notes(messages(daw))
+        assert any(m.type == "control_change" and m.control == 123 for m in messages(daw))
+        n_before = len(daw.note_ons())
+        time.sleep(0.3)
+        assert len(daw.note_ons()) == n_before  # stopped means silent
+    finally:
+        eng.send_signal(signal.SIGTERM)
+        out, err = eng.communicate(timeout=10)
+    assert eng.returncode == 0, err
+    assert not hanging_notes(messages(daw))
+
+
+def test_song_position_pointer_relocates(daw, tiny_model):
+    # --bars 3 makes the engine quit at 16th 48: after SPP 32 that is 16 16ths later, not 40
+    eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, "--bars", "3"], tiny_model[1])
+    try:
+        daw.start()
+        daw.clock(8, bpm=200)
+        daw.send("stop")
+        daw.send("songpos", pos=32)
+        daw.send("continue")
+        daw.pause(0.05)
+        sent = 0
+        while eng.poll() is None and sent < 40:
+            daw.clock(1, bpm=200)
+            sent += 1
+        eng.wait(timeout=5)
+        assert 15 <= sent <= 19, sent
+    finally:
+        eng.kill()
+    assert not hanging_notes(messages(daw))
+
+
+def test_tempo_change_and_clock_dropout(daw, tiny_model):
+    import time
+
+    eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name], tiny_model[1])
+    try:
+        daw.start()
+        daw.clock(16, bpm=110)
+        daw.clock(16, bpm=170)  # a tempo change mid-run
+        assert_on_grid(grid_errors_ms(daw, daw.note_ons()), 170)
+        gap_start = time.perf_counter()
+        daw.pause(0.8)  # the DAW's clock stops arriving
+        time.sleep(0.6)
+        assert not hanging_notes(messages(daw)), "notes left sounding during a clock dropout"
+        daw.clock(16, bpm=170)  # ticks return: it plays again
+        assert len(daw.note_ons(since=gap_start + 0.7)) > 0
+    finally:
+        eng.send_signal(signal.SIGTERM)
+        eng.communicate(timeout=10)
+    assert not hanging_notes(messages(daw))
+
+
+def test_port_by_substring_and_the_unknown_port_message(daw, tiny_model):
+    r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name.upper(),
+                "--bars", "1", "--bpm", "240", "--quiet", "--density", "-1.5", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert len(daw.note_ons()) > 0 and not hanging_notes(messages(daw))
+    r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", "no-such-synth", timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "no-such-synth" in r.stderr and daw.in_name in r.stderr
