@@ -69,6 +69,7 @@ class Engine:
         self._sender: queue.Queue | None = None
         self._scheduled = -1  # the last 16th already queued to be sent early
         self._next_tick: float | None = None
+        self._epoch = 0  # bumped by release_all: queued chunks of an older epoch are dropped
         self._prepared_for: int | None = None
         self._want = 0  # the 16th the worker should prepare
         self._work = threading.Event()
@@ -96,6 +97,8 @@ class Engine:
     # ---- the clock's calls -------------------------------------------------------------
     def start(self, sixteenth: int, t: float) -> None:
         with self.lock:
+            if self._closing:
+                return
             self.release_all()
             self.sixteenth, self.pulses, self.playing = sixteenth, 0, True
             self._scheduled = -1
@@ -116,6 +119,8 @@ class Engine:
 
     def continue_(self, t: float) -> None:
         with self.lock:
+            if self._closing:
+                return
             self.playing, self.pulses = True, 0
             self._scheduled = -1
 
@@ -243,21 +248,23 @@ class Engine:
         """Send at a time: in chunks of burst_limit, a period apart."""
         size = self.burst_limit or len(msgs) or 1
         for k in range(0, len(msgs), size):
-            self._sender.put((when + (k // size) * self.burst_gap_s, msgs[k : k + size]))
+            self._sender.put((when + (k // size) * self.burst_gap_s, self._epoch, msgs[k : k + size]))
 
     def _send_loop(self) -> None:
         while True:
             item = self._sender.get()
             if item is None:
                 return
-            when, msgs = item
+            when, epoch, msgs = item
             sleep_until(when)
-            if self.playing:
-                self._send(msgs)
+            with self.lock:  # checked under the lock: nothing slips out after a release_all
+                if self.playing and epoch == self._epoch:
+                    self._send(msgs)
 
     def release_all(self) -> None:
         """Note-off for every sounding note, then CC 123 on every channel used."""
         with self.lock:
+            self._epoch += 1  # whatever the sender still holds is stale now
             if self._sender is not None:
                 while not self._sender.empty():
                     try:
@@ -278,9 +285,9 @@ class Engine:
 
     def close(self) -> None:
         with self.lock:
+            self._closing = True
             self.playing = False
             self.release_all()
-        self._closing = True
         self._work.set()
         if self._sender is not None:
             self._sender.put(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -79,12 +80,17 @@ def run_play(args) -> int:
     except KeyboardInterrupt:
         print("\nlive-biaxial: stopping", file=sys.stderr)
     finally:
-        for port in ins:
-            port.close()
+        engine.close()  # every sounding note gets its note-off, then CC 123; Start/Continue now ignored
+        time.sleep(0.25)  # let the MIDI driver deliver them before the port goes (JACK flushes per cycle)
+        # Closing an input can wait on the MIDI driver's thread while that thread waits for the GIL;
+        # the notes are already off, so never let that hang the exit.
+        guard = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(0)))
+        guard.daemon = True
+        guard.start()
         if follower:
             follower.close()
-        engine.close()  # every sounding note gets its note-off, then CC 123
-        time.sleep(0.01)
+        for port in ins:
+            port.close()
         out.close()
         if recorder:
             recorder.save()
