@@ -1,0 +1,156 @@
+"""Onset error of every note against the ideal 16th grid. Writes bench/results/timing.json.
+
+(a) internal clock: the engine in this process, its port.send calls timestamped (measured at
+    the port) against the grid the clock aims for;
+(b) external clock: a fake DAW process sends MIDI clock through JACK (dummy driver, 32-frame
+    periods) to `live-biaxial play --clock-in` and receives its notes; error = arrival minus the
+    send time of the 16th's clock pulse (two JACK hops, as a DAW would see it).
+Each at 120 and 300 BPM, idle and with a second process keeping a core busy. Also the engine's
+CPU use at 120 BPM (internal clock). Run on a quiet machine:
+    python bench/bench_timing.py [--model exported/default.onnx] [--bars 8]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from live_biaxial.clock import InternalClock  # noqa: E402
+from live_biaxial.engine import Engine  # noqa: E402
+from live_biaxial.model_file import Cell  # noqa: E402
+
+
+class StampingPort:
+    name = "stamp"
+
+    def __init__(self):
+        self.times = []
+
+    def send(self, msg):
+        if msg.type == "note_on":
+            self.times.append(time.perf_counter())
+
+    def close(self):
+        pass
+
+
+class GridSink:
+    """Passes pulses on and remembers the ideal time of each 16th."""
+
+    def __init__(self, engine):
+        self.engine, self.grid, self.n = engine, [], 0
+
+    def start(self, s, t):
+        self.engine.start(s, t)
+
+    def pulse(self, t, nt):
+        if self.n % 6 == 0:
+            self.grid.append(t)
+        self.n += 1
+        self.engine.pulse(t, nt)
+
+    def stop(self):
+        self.engine.stop()
+
+    def continue_(self, t):
+        self.engine.continue_(t)
+
+    def locate(self, s):
+        self.engine.locate(s)
+
+
+def errors_ms(arrivals, grid):
+    grid = np.asarray(grid)
+    out = []
+    for t in arrivals:
+        before = grid[grid <= t + 0.002]
+        if len(before):
+            out.append((t - before[-1]) * 1e3)
+    return np.asarray(out)
+
+
+def summary(err):
+    return {"n": int(len(err)), "p50_ms": float(np.percentile(err, 50)), "p99_ms": float(np.percentile(err, 99)),
+            "max_ms": float(err.max())} if len(err) else {"n": 0}
+
+
+def internal(model, bpm, bars):
+    port = StampingPort()
+    engine = Engine(Cell(model), port)
+    sink = GridSink(engine)
+    clock = InternalClock(sink, bpm)
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    clock.run(bars * 16)
+    r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    engine.close()
+    cpu = (r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / (t1 - t0)
+    return summary(errors_ms(port.times, sink.grid)), cpu
+
+
+def external(model, bpm, bars, backend):
+    from tests.daw import FakeDaw, start_engine
+
+    daw = FakeDaw(backend, f"bench{int(bpm)}")
+    eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name], model)
+    try:
+        daw.start()
+        daw.clock(bars * 16, bpm=bpm)
+        daw.send("stop")
+        time.sleep(0.3)
+        return summary(errors_ms([t for t, _ in daw.note_ons()], daw.pulses[::6]))
+    finally:
+        eng.terminate()
+        eng.communicate(timeout=10)
+        daw.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=str(ROOT / "exported" / "default.onnx"))
+    ap.add_argument("--bars", type=int, default=8)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "timing.json"))
+    args = ap.parse_args()
+    import mido
+
+    name = f"benchjack{os.getpid()}"
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    jack = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "32"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(2)
+    backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+    result = {"model": args.model, "bars": args.bars, "jack_period_frames": 32, "runs": {}}
+    try:
+        for load in ("idle", "busy_core"):
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "busy_core" else None
+            try:
+                for bpm in (120, 300):
+                    err, cpu = internal(args.model, bpm, args.bars)
+                    result["runs"][f"internal_{bpm}bpm_{load}"] = {**err, "engine_cpu_share": cpu}
+                    result["runs"][f"external_jack_{bpm}bpm_{load}"] = external(args.model, bpm, args.bars, backend)
+                    for kind in ("internal", "external_jack"):
+                        r = result["runs"][f"{kind}_{bpm}bpm_{load}"]
+                        print(f"{kind:14s} {bpm:3d} BPM {load:9s} n {r['n']:4d}  p50 {r['p50_ms']:6.3f} ms  "
+                              f"p99 {r['p99_ms']:6.3f} ms  max {r['max_ms']:6.3f} ms", flush=True)
+            finally:
+                if hog:
+                    hog.kill()
+        cpu = result["runs"]["internal_120bpm_idle"]["engine_cpu_share"]
+        result["engine_cpu_at_120bpm_percent_of_one_core"] = 100 * cpu
+        print(f"engine CPU at 120 BPM (internal clock, idle): {100 * cpu:.1f}% of one core")
+    finally:
+        jack.terminate()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
