@@ -70,6 +70,12 @@ class InternalClock:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
 
+    def restart(self) -> threading.Thread:
+        """Start again from bar 1 on a fresh thread (the console's play key)."""
+        self.stop()
+        self._stop = threading.Event()
+        return self.start_thread()
+
 
 class MidiClockFollower:
     """Follows a DAW's MIDI clock from an input port's callback.

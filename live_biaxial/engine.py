@@ -59,6 +59,8 @@ class Engine:
         self.playing = False
         self.port_lost = False
         self.step_ms: collections.deque = collections.deque(maxlen=2048)
+        # the last 16ths for the console's piano roll: (16th, model notes (78,) bool, human notes (78,) bool)
+        self.history: collections.deque = collections.deque(maxlen=256)
         self.late = 0
         self.bar_notes = 0
         self.sent_notes = 0
@@ -147,6 +149,7 @@ class Engine:
             elif self._scheduled != self.sixteenth:
                 self._send_now(msgs)  # not sent early (first 16th, or no tempo yet): play on the tick
             played = self.sixteenth
+            self.history.append((played, self.next_notes[:, 0] > 0.5, self.human_held.copy()))
             self.sixteenth += 1
             self._next_tick = t + dt16 if dt16 is not None else None  # predicted, for early sending
             self._request()
@@ -307,6 +310,10 @@ class Engine:
             return
         if self.recorder is not None:
             self.recorder.add(msg, track=1)
+
+    def panic(self) -> None:
+        """All notes off now, without stopping."""
+        self.release_all()
 
     def latency(self) -> tuple[float, float]:
         a = np.asarray(self.step_ms) if self.step_ms else np.zeros(1)

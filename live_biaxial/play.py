@@ -46,7 +46,8 @@ def run_play(args) -> int:
                         velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
                         density=args.density)
     recorder = Recorder(args.record, args.bpm) if args.record else None
-    quiet = args.quiet
+    tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
+    quiet = args.quiet or tui
     engine = Engine(cell, out, controls, offset_s=args.offset_ms / 1000.0, recorder=recorder, seed=args.seed,
                     on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)),
                     burst_limit=6 if b.api == "UNIX_JACK" else 0)
@@ -67,16 +68,26 @@ def run_play(args) -> int:
         print(f"live-biaxial: playing {cell.path.name} to {out.name!r}" +
               (f", following the clock of {ins[-1].name!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
               flush=True)
-        if args.clock_in:
-            limit = args.bars * 16 if args.bars else None
-            while not done.wait(0.05):
-                if limit is not None and engine.sixteenth >= limit:
-                    break
-        else:
+        limit = args.bars * 16 if args.bars else None
+        if not args.clock_in:
             clock = InternalClock(engine, args.bpm)
             if args.send_clock:
                 clock.sink = _ClockOut(engine, out)
-            clock.run(args.bars * 16 if args.bars else None)
+        if tui:
+            from .console import Console
+
+            if clock is not None:
+                clock.start_thread(limit)
+            ports = f"out: {out.name}" + "".join(f"  in: {p.name}" for p in ins)
+            Console(engine, clock=clock, follower=follower, ports=ports).run()
+            if clock is not None:
+                clock.stop()
+        elif clock is not None:
+            clock.run(limit)
+        else:
+            while not done.wait(0.05):
+                if limit is not None and engine.sixteenth >= limit:
+                    break
     except KeyboardInterrupt:
         print("\nlive-biaxial: stopping", file=sys.stderr)
     finally:

@@ -1,0 +1,122 @@
+"""The console with Textual's Pilot: keys and buttons change the engine, engine changes show."""
+
+import asyncio
+import functools
+
+import numpy as np
+import pytest
+
+from live_biaxial.clock import InternalClock
+from live_biaxial.console import Console, piano_roll, prob_strip
+from live_biaxial.controls import Controls
+from live_biaxial.engine import Engine
+from live_biaxial.model_file import Cell
+from tests.fakes import FakePort, flat_out
+
+
+@pytest.fixture
+def engine(tiny_model):
+    e = Engine(Cell(tiny_model[1]), FakePort(), Controls(density=2.0))
+    yield e
+    e.close()
+
+
+def sync(fn):
+    """Run an async Pilot test in its own event loop (no pytest plugin needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def text(app, wid):
+    return str(app.query_one(wid).render())
+
+
+@sync
+async def test_keys_change_the_engine(engine):
+    clock = InternalClock(engine, 120)
+    app = Console(engine, clock=clock, refresh_hz=50)
+    c = engine.controls
+    async with app.run_test() as pilot:
+        await pilot.press("plus", "plus")
+        assert clock.bpm == 124
+        await pilot.press("minus")
+        assert clock.bpm == 122
+        await pilot.press("z")
+        assert c.anti_silence == pytest.approx(0.9)
+        await pilot.press("t")
+        assert c.temperature == pytest.approx(1.1)
+        await pilot.press("g", "g")
+        assert c.temperature == pytest.approx(0.9)
+        await pilot.press("v")
+        assert c.velocity == 88
+        await pilot.press("c")
+        assert c.channel == 1
+        await pilot.press("k", "s")
+        assert c.key_root == 1 and c.scale == "major"
+        assert np.isinf(c.play_bias).sum() > 0  # the key lock acts through the per-note bias
+        await pilot.press("left_square_bracket")
+        assert c.low == 24 and c.high == 60
+        assert "key C# major" in text(app, "#controls") and "channel 2" in text(app, "#controls")
+
+
+@sync
+async def test_transport_and_panic(engine):
+    clock = InternalClock(engine, 200)
+    app = Console(engine, clock=clock, refresh_hz=50)
+    async with app.run_test() as pilot:
+        await pilot.press("space")
+        await pilot.pause(0.5)
+        assert engine.playing and engine.sixteenth > 0
+        before = len(engine.port.sent)
+        await pilot.press("p")  # panic: all notes off, still playing
+        assert any(m.type == "control_change" and m.control == 123 for m in engine.port.sent[before:])
+        await pilot.press("space")
+        await pilot.pause(0.1)
+        assert not engine.playing and not engine.sounding.any()
+
+
+@sync
+async def test_buttons_work_like_keys(engine):
+    clock = InternalClock(engine, 120)
+    app = Console(engine, clock=clock, refresh_hz=50)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.click("#btn_tempo_up")
+        await pilot.click("#btn_as_down")
+        assert clock.bpm == 122 and engine.controls.anti_silence == pytest.approx(0.9)
+
+
+@sync
+async def test_engine_changes_show_in_the_widgets(engine):
+    app = Console(engine, clock=InternalClock(engine, 120), refresh_hz=50)
+    async with app.run_test() as pilot:
+        engine.controls.from_cc(21, 127)  # temperature by MIDI CC from the input port
+        flat_out(engine, 20)  # 20 16ths: position 2:1:4
+        await pilot.pause(0.1)
+        assert "temperature 2.00" in text(app, "#controls")
+        assert "2:1:4" in text(app, "#status")
+        assert text(app, "#probs").strip()  # the probability strip shows something
+        assert "█" in text(app, "#roll")
+
+
+@sync
+async def test_help_screen(engine):
+    app = Console(engine, refresh_hz=50)
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        assert "live-biaxial keys" in str(app.screen.query_one("#help").render())
+        await pilot.press("escape")
+        assert not app.screen.query("#help")
+
+
+def test_strip_and_roll_rendering():
+    assert prob_strip(np.array([0.0, 1.0, 0.5])) == " █▄"
+    model = np.zeros(78, bool)
+    human = np.zeros(78, bool)
+    model[40] = True
+    human[60] = True
+    roll = piano_roll([(0, model, human)], steps=4)
+    assert "[cyan]█[/]" in roll and "[magenta]█[/]" in roll
