@@ -105,6 +105,8 @@ class Console(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        # references, not queries: App.query_one searches the screen on top (the help screen too)
+        self.views = {name: self.query_one(f"#{name}", Static) for name in ("status", "controls", "roll", "probs", "stats")}
         self.refresh_view()
         self.set_interval(1.0 / self.refresh_hz, self.refresh_view)
 
@@ -120,16 +122,16 @@ class Console(App):
         else:
             clock = f"internal {self.clock.bpm:.0f} BPM" if self.clock else "internal"
         state = "playing" if e.playing else "stopped"
-        self.query_one("#status", Static).update(
+        self.views["status"].update(
             f"[b]{position}[/b]  {state}  clock: {clock}  {self.ports}" + ("  [red]PORT LOST[/]" if e.port_lost else ""))
         lo, hi = c.low, c.high
-        self.query_one("#controls", Static).update(
+        self.views["controls"].update(
             f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "
             f"channel {c.channel + 1}  key {c.key_name()}  range {lo}..{hi}  density {c.density:+.1f}")
-        self.query_one("#roll", Static).update(piano_roll(e.history))
-        self.query_one("#probs", Static).update(prob_strip(e.probs[:, 0]))
+        self.views["roll"].update(piano_roll(e.history))
+        self.views["probs"].update(prob_strip(e.probs[:, 0]))
         p50, p99 = e.latency()
-        self.query_one("#stats", Static).update(
+        self.views["stats"].update(
             f"step p50 {p50:.2f} ms  p99 {p99:.2f} ms  late steps {e.late}  notes {e.sent_notes}")
 
     # ---- what the musician does -------------------------------------------------------------
