@@ -5,8 +5,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-JSB_DIR = SHARED / "data" / "jsb-chorales"
 
 
 @pytest.fixture(autouse=True)
