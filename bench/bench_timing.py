@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from live_biaxial.clock import InternalClock  # noqa: E402
+from live_biaxial.clock import InternalClock, SinkTap  # noqa: E402
 from live_biaxial.engine import Engine  # noqa: E402
 from live_biaxial.model_file import Cell  # noqa: E402
 
@@ -43,29 +43,18 @@ class StampingPort:
         pass
 
 
-class GridSink:
+class GridSink(SinkTap):
     """Passes pulses on and remembers the ideal time of each 16th."""
 
     def __init__(self, engine):
-        self.engine, self.grid, self.n = engine, [], 0
-
-    def start(self, s, t):
-        self.engine.start(s, t)
+        super().__init__(engine)
+        self.grid, self.n = [], 0
 
     def pulse(self, t, nt):
         if self.n % 6 == 0:
             self.grid.append(t)
         self.n += 1
-        self.engine.pulse(t, nt)
-
-    def stop(self):
-        self.engine.stop()
-
-    def continue_(self, t):
-        self.engine.continue_(t)
-
-    def locate(self, s):
-        self.engine.locate(s)
+        super().pulse(t, nt)
 
 
 def errors_ms(arrivals, grid):

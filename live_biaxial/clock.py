@@ -23,6 +23,28 @@ class ClockSink(Protocol):
     def locate(self, sixteenth: int) -> None: ...
 
 
+class SinkTap:
+    """A ClockSink that passes every call on to another sink; subclasses add what they need."""
+
+    def __init__(self, sink: ClockSink):
+        self.sink = sink
+
+    def start(self, sixteenth: int, t: float) -> None:
+        self.sink.start(sixteenth, t)
+
+    def pulse(self, t: float, next_t: float | None) -> None:
+        self.sink.pulse(t, next_t)
+
+    def stop(self) -> None:
+        self.sink.stop()
+
+    def continue_(self, t: float) -> None:
+        self.sink.continue_(t)
+
+    def locate(self, sixteenth: int) -> None:
+        self.sink.locate(sixteenth)
+
+
 def sleep_until(t: float, spin: float = 0.0015) -> None:
     """Sleep most of the way, then spin the last ~1.5 ms: sleep() alone overshoots by up to a ms."""
     while True:

@@ -135,8 +135,8 @@ class Engine:
             if not on_boundary:
                 return
             dt16 = (next_t - t) * PULSES_PER_16TH if next_t else None
-            if next_t is not None:
-                self.tempo_bpm = 60.0 / ((next_t - t) * 24)
+            if dt16 is not None:
+                self.tempo_bpm = 15.0 / dt16  # four 16ths per beat
             if not self._ready.is_set():
                 self.late += 1  # the step was not ready on its tick
                 if not self._ready.wait(self.max_wait_s):  # still not: hold what sounds, move on
@@ -320,8 +320,9 @@ class Engine:
         return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
     def _bar_done(self, bar: int) -> None:
+        p50, p99 = self.latency()
         info = {"bar": bar, "bpm": self.tempo_bpm, "notes": self.bar_notes, "late": self.late,
-                "step_p50_ms": self.latency()[0], "step_p99_ms": self.latency()[1]}
+                "step_p50_ms": p50, "step_p99_ms": p99}
         self.bar_notes = 0
         if self.on_bar is not None:
             self.on_bar(info)

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 
-from .clock import InternalClock, MidiClockFollower
+from .clock import InternalClock, MidiClockFollower, SinkTap
 from .controls import Controls
 from .engine import Engine, Recorder
 from .errors import LiveBiaxialError
@@ -112,29 +112,24 @@ def run_play(args) -> int:
     return 0
 
 
-class _ClockOut:
+class _ClockOut(SinkTap):
     """Passes the internal clock on to the engine and out of the port as MIDI clock/Start/Stop."""
 
     def __init__(self, engine: Engine, port):
-        self.engine, self.port = engine, port
         import mido
 
+        super().__init__(engine)
+        self.port = port
         self._clock, self._start, self._stop = (mido.Message("clock"), mido.Message("start"), mido.Message("stop"))
 
     def start(self, sixteenth, t):
         self.port.send(self._start)
-        self.engine.start(sixteenth, t)
+        super().start(sixteenth, t)
 
     def pulse(self, t, next_t):
         self.port.send(self._clock)
-        self.engine.pulse(t, next_t)
+        super().pulse(t, next_t)
 
     def stop(self):
-        self.engine.stop()
+        super().stop()
         self.port.send(self._stop)
-
-    def continue_(self, t):
-        self.engine.continue_(t)
-
-    def locate(self, sixteenth):
-        self.engine.locate(sixteenth)

@@ -139,3 +139,17 @@ def test_record_writes_both_tracks(cell, tmp_path):
     m, _ = midi_to_matrix(tmp_path / "r.mid")
     assert m[..., 0].sum() > 0
     assert not hanging_notes([x for x in midi.tracks[0] if not x.is_meta])
+
+
+def test_send_clock_passes_start_clock_stop_to_the_port(cell):
+    from live_biaxial.clock import InternalClock
+    from live_biaxial.play import _ClockOut
+
+    port = FakePort()
+    engine = Engine(cell, port)
+    clock = InternalClock(_ClockOut(engine, port), bpm=300)
+    clock.run(sixteenths=4)
+    engine.close()
+    types = [m.type for m in port.sent]
+    assert types[0] == "start" and types.count("clock") == 24 and "stop" in types
+    assert engine.sixteenth == 4 and not hanging_notes(port.sent)
