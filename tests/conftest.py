@@ -73,11 +73,12 @@ def jack(tmp_path_factory):
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
     log = open(tmp_path_factory.getbasetemp() / "jackd.log", "w")
-    # 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame period and
-    # drops the rest, and the dummy driver's cycles are irregular without realtime priority, so
-    # correctness tests use periods with room for a dense 16th; bench/bench_timing.py measures
-    # timing at 32 frames.
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
+    # --sync: the server waits for late clients instead of dropping the MIDI of that cycle (without
+    # it, a client of this process woken late on a busy machine made JACK lose notes: the flake of
+    # issue 4). 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame
+    # period and drops the rest, and without realtime priority the dummy driver often wakes late and
+    # folds several periods into one; bench/bench_timing.py measures timing at 32 frames.
+    proc = subprocess.Popen(["jackd", "--no-realtime", "--sync", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
                             stdout=log, stderr=subprocess.STDOUT)
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
     deadline = time.monotonic() + 15

@@ -26,7 +26,8 @@ class FakeDaw:
         self.inp.ignore_types(sysex=True, timing=False, active_sense=True)
         self.inp.open_virtual_port(self.in_name)
         self._stop = threading.Event()
-        threading.Thread(target=self._poll, daemon=True).start()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
+        self._poller.start()
         self.pulses: list[float] = []  # send times of the pulses since Start
         self._clock = mido.Message("clock")
         self.t = None
@@ -63,8 +64,12 @@ class FakeDaw:
 
     def close(self):
         self._stop.set()
+        self._poller.join()
         self.out.close()
+        # delete, not just close: a MidiIn left alive keeps its JACK client in the graph, and a
+        # client that is late in its cycle makes JACK drop that cycle's MIDI for everyone
         self.inp.close_port()
+        self.inp.delete()
 
 
 def start_engine(args, model):

@@ -48,6 +48,7 @@ def run_train(args) -> int:
     model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat)
     cfg = TrainConfig(
         batch_size=args.batch_size, segment_steps=args.segment_steps, optimizer=args.optimizer, lr=args.lr,
+        segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
         transpose=args.transpose, batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
     )

@@ -24,7 +24,7 @@ class ModelConfig:
 class TrainConfig:
     batch_size: int = 10
     segment_steps: int = 128
-    segment_start_multiple: int = 16  # segments start on a bar line
+    segment_start_multiple: int = 16  # segments start on a bar line (4 beats)
     optimizer: str = "adam"  # "adam" or "adadelta" (the original's)
     lr: float = 1e-3  # Adam only; AdaDelta uses lr=1.0
     transpose: int = 0  # random transposition in -transpose..+transpose semitones
