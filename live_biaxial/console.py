@@ -10,7 +10,11 @@ import numpy as np
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from rich.segment import Segment
+from rich.style import Style
 from textual.screen import ModalScreen
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Button, Footer, Static
 
 from .controls import NOTE_NAMES, SCALES
@@ -19,6 +23,7 @@ from .representation import LOW_NOTE, N_NOTES
 SHADES = " ▁▂▃▄▅▆▇█"
 ROLL_STEPS = 64  # 4 bars of 16ths
 ROLL_LOW, ROLL_HIGH = 36, 96  # the piano roll shows MIDI 36..95, two notes per row
+ROLL_ROWS = (ROLL_HIGH - ROLL_LOW) // 2
 
 
 def prob_strip(probs: np.ndarray) -> str:
@@ -27,23 +32,52 @@ def prob_strip(probs: np.ndarray) -> str:
     return "".join(SHADES[i] for i in idx)
 
 
-def piano_roll(history, rows: int = (ROLL_HIGH - ROLL_LOW) // 2, steps: int = ROLL_STEPS) -> str:
-    """Rich markup: generated notes in cyan, the human's in magenta; newest 16th on the right."""
+def roll_grid(history, rows: int = ROLL_ROWS, steps: int = ROLL_STEPS) -> np.ndarray:
+    """The last ``steps`` 16ths as a (rows, steps) int8 grid, top row highest: 0 silent, 1 the
+    model's notes, 2 the human's (two semitones per row, human drawn over model)."""
+    grid = np.zeros((rows, steps), np.int8)
     recent = list(history)[-steps:]
-    lines = []
-    for r in range(rows - 1, -1, -1):
-        lo = ROLL_LOW - LOW_NOTE + 2 * r
-        cells = []
-        for _, model, human in recent:
-            if human[lo : lo + 2].any():
-                cells.append("[magenta]█[/]")
-            elif model[lo : lo + 2].any():
-                cells.append("[cyan]█[/]")
-            else:
-                cells.append("[grey23]·[/]")
-        name = NOTE_NAMES[(ROLL_LOW + 2 * r) % 12] + str((ROLL_LOW + 2 * r) // 12 - 1)
-        lines.append(f"{name:>4} " + "".join(cells).rjust(steps))
-    return "\n".join(lines)
+    if not recent:
+        return grid
+    lo = ROLL_LOW - LOW_NOTE
+    model = np.stack([m for _, m, _ in recent])[:, lo : lo + 2 * rows].reshape(len(recent), rows, 2).any(-1)
+    human = np.stack([h for _, _, h in recent])[:, lo : lo + 2 * rows].reshape(len(recent), rows, 2).any(-1)
+    cells = np.where(human, 2, np.where(model, 1, 0)).astype(np.int8)  # (S, rows)
+    grid[:, steps - len(recent) :] = cells.T[::-1]
+    return grid
+
+
+class PianoRoll(Widget):
+    """The scrolling piano roll, drawn line by line from run-length segments (cheap to redraw:
+    a 30 x 64 roll in markup cost the UI thread a whole core)."""
+
+    DEFAULT_CSS = f"PianoRoll {{ height: {ROLL_ROWS}; width: {ROLL_STEPS + 7}; }}"  # label 5 + roll + padding 2
+    STYLES = (Style(color="grey23"), Style(color="cyan"), Style(color="magenta"))
+    CHARS = ("·", "█", "█")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.grid = np.zeros((ROLL_ROWS, ROLL_STEPS), np.int8)
+        self.labels = []
+        for r in range(ROLL_ROWS - 1, -1, -1):
+            midi = ROLL_LOW + 2 * r
+            self.labels.append(Segment(f"{NOTE_NAMES[midi % 12] + str(midi // 12 - 1):>4} "))
+
+    def show(self, grid: np.ndarray) -> None:
+        if not np.array_equal(grid, self.grid):
+            self.grid = grid
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y >= ROLL_ROWS:
+            return Strip.blank(self.size.width)
+        row = self.grid[y]
+        segments = [self.labels[y]]
+        edges = np.flatnonzero(np.diff(row)) + 1
+        for a, b in zip(np.r_[0, edges], np.r_[edges, len(row)]):
+            code = int(row[a])
+            segments.append(Segment(self.CHARS[code] * int(b - a), self.STYLES[code]))
+        return Strip(segments)
 
 
 class HelpScreen(ModalScreen):
@@ -57,9 +91,9 @@ class HelpScreen(ModalScreen):
 class Console(App):
     CSS = """
     Screen { layout: vertical; }
-    #status, #controls, #stats { height: auto; padding: 0 1; }
-    #roll { height: auto; padding: 0 1; }
-    #probs { height: 1; padding: 0 1; color: $accent; }
+    #status, #controls, #stats, #probs { height: 1; padding: 0 1; }
+    #probs { color: $accent; }
+    #roll { padding: 0 1; }
     #buttons { height: 3; }
     #buttons Button { min-width: 6; margin: 0 1 0 0; }
     HelpScreen { align: center middle; }
@@ -94,7 +128,7 @@ class Console(App):
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         yield Static(id="controls")
-        yield Static(id="roll")
+        yield PianoRoll(id="roll")
         yield Static(id="probs")
         yield Static(id="stats")
         with Horizontal(id="buttons"):
@@ -106,7 +140,9 @@ class Console(App):
 
     def on_mount(self) -> None:
         # references, not queries: App.query_one searches the screen on top (the help screen too)
-        self.views = {name: self.query_one(f"#{name}", Static) for name in ("status", "controls", "roll", "probs", "stats")}
+        self.views = {name: self.query_one(f"#{name}", Static) for name in ("status", "controls", "probs", "stats")}
+        self.roll = self.query_one(PianoRoll)
+        self.shown: dict[str, str] = {}
         self.refresh_view()
         self.set_interval(1.0 / self.refresh_hz, self.refresh_view)
 
@@ -122,17 +158,23 @@ class Console(App):
         else:
             clock = f"internal {self.clock.bpm:.0f} BPM" if self.clock else "internal"
         state = "playing" if e.playing else "stopped"
-        self.views["status"].update(
+        self._show("status", 
             f"[b]{position}[/b]  {state}  clock: {clock}  {self.ports}" + ("  [red]PORT LOST[/]" if e.port_lost else ""))
         lo, hi = c.low, c.high
-        self.views["controls"].update(
+        self._show("controls", 
             f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "
             f"channel {c.channel + 1}  key {c.key_name()}  range {lo}..{hi}  density {c.density:+.1f}")
-        self.views["roll"].update(piano_roll(e.history))
-        self.views["probs"].update(prob_strip(e.probs[:, 0]))
+        self.roll.show(roll_grid(e.history))
+        self._show("probs", prob_strip(e.probs[:, 0]))
         p50, p99 = e.latency()
-        self.views["stats"].update(
+        self._show("stats", 
             f"step p50 {p50:.2f} ms  p99 {p99:.2f} ms  late steps {e.late}  notes {e.sent_notes}")
+
+    def _show(self, name: str, text: str) -> None:
+        """Update a view only when its text changed: every update costs a redraw."""
+        if self.shown.get(name) != text:
+            self.shown[name] = text
+            self.views[name].update(text)
 
     # ---- what the musician does -------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:

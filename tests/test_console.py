@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from live_biaxial.clock import InternalClock
-from live_biaxial.console import Console, piano_roll, prob_strip
+from live_biaxial.console import ROLL_LOW, Console, prob_strip, roll_grid
 from live_biaxial.controls import Controls
 from live_biaxial.engine import Engine
 from live_biaxial.model_file import Cell
@@ -99,7 +99,7 @@ async def test_engine_changes_show_in_the_widgets(engine):
         assert "temperature 2.00" in text(app, "#controls")
         assert "2:1:4" in text(app, "#status")
         assert text(app, "#probs").strip()  # the probability strip shows something
-        assert "█" in text(app, "#roll")
+        assert (app.roll.grid == 1).any()  # the roll shows the model's notes
 
 
 @sync
@@ -118,7 +118,24 @@ def test_strip_and_roll_rendering():
     assert prob_strip(np.array([0.0, 1.0, 0.5])) == " █▄"
     model = np.zeros(78, bool)
     human = np.zeros(78, bool)
-    model[40] = True
-    human[60] = True
-    roll = piano_roll([(0, model, human)], steps=4)
-    assert "[cyan]█[/]" in roll and "[magenta]█[/]" in roll
+    model[ROLL_LOW - 24] = True  # the lowest row
+    human[ROLL_LOW - 24 + 5] = True  # two semitones per row: the third row from the bottom
+    both = model.copy()
+    grid = roll_grid([(0, model, human), (1, both, np.zeros(78, bool))], rows=4, steps=3)
+    assert grid.tolist() == [[0, 0, 0], [0, 2, 0], [0, 0, 0], [0, 1, 1]]  # newest 16th on the right
+
+
+@sync
+async def test_the_roll_draws_model_and_human_in_two_colours(engine):
+    app = Console(engine, refresh_hz=50)
+    async with app.run_test(size=(100, 50)) as pilot:
+        model = np.zeros(78, bool)
+        human = np.zeros(78, bool)
+        model[ROLL_LOW - 24] = True
+        human[ROLL_LOW - 24 + 10] = True
+        engine.history.extend([(0, model, human)] * 3)
+        await pilot.pause(0.1)
+        lines = [app.roll.render_line(y) for y in range(app.roll.size.height)]
+        colours = {str(seg.style.color.name) for line in lines for seg in line if seg.text.strip("· ") and seg.style}
+        assert {"cyan", "magenta"} <= colours
+        assert lines[-1].text.rstrip().endswith("███") and lines[-6].text.rstrip().endswith("███")
