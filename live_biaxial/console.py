@@ -80,11 +80,20 @@ class PianoRoll(Widget):
         return Strip(segments)
 
 
+KEY_LABELS = {"space": "Space", "plus": "+", "equals_sign": "=", "minus": "-", "question_mark": "?",
+              "left_square_bracket": "[", "right_square_bracket": "]"}
+
+
+def key_label(keys: str) -> str:
+    """'plus,equals_sign' -> '+ ='"""
+    return " ".join(KEY_LABELS.get(k, k) for k in keys.split(","))
+
+
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "close")]
 
     def compose(self) -> ComposeResult:
-        rows = [f"  {b.key:>12}  {b.description}" for b in Console.BINDINGS if b.description]
+        rows = [f"  {key_label(b.key):>8}  {b.description}" for b in Console.BINDINGS if b.description]
         yield Static("[b]live-biaxial keys[/b]\n\n" + "\n".join(rows) + "\n\n  Esc closes this help.", id="help")
 
 

@@ -79,6 +79,10 @@ def run_play(args) -> int:
             if clock is not None:
                 clock.start_thread(limit)
             ports = f"out: {out.name}" + "".join(f"  in: {p.name}" for p in ins)
+            # Textual trusts COLUMNS/LINES over the terminal; a shell may export stale ones
+            # (seen in a fresh tmux pane: the console drew 80 x 24 in a 130 x 45 window)
+            os.environ.pop("COLUMNS", None)
+            os.environ.pop("LINES", None)
             Console(engine, clock=clock, follower=follower, ports=ports).run()
             if clock is not None:
                 clock.stop()
