@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="also draw the piano roll to this PNG")
     p.set_defaults(run=run_generate)
 
+    p = sub.add_parser("stats", help="does generated music look like the data? silences, density, scales, loops")
+    p.add_argument("--data", nargs="+", required=True, help="the data to compare with (as for train)")
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"], help="the data's pieces")
+    p.add_argument("--reference", default="train", choices=["train", "valid", "test"],
+                   help="the split both are compared with for the pitch-class distance")
+    p.add_argument("--pieces", type=int, default=8, help="generated pieces (seeds 0..N-1)")
+    p.add_argument("--bars", type=int, default=16, help="length of each generated piece")
+    p.add_argument("--anti-silence", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    p.set_defaults(run=run_stats)
+
     p = sub.add_parser("export-onnx", help="export a checkpoint to one ONNX graph per time step, verified")
     p.add_argument("checkpoint", help="a checkpoint file or run folder")
     p.add_argument("--out", help="the .onnx file (default: exported/RUN.onnx)")
@@ -103,6 +116,44 @@ def run_generate(args) -> int:
 
         piano_roll_png(notes, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}")
         print(f"wrote {args.plot}")
+    return 0
+
+
+def run_stats(args) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from training.data import load_data  # numpy only: no torch
+
+    from .generation import generate
+    from .model_file import Cell
+    from .stats import compare, table
+
+    if args.pieces < 1 or args.bars < 1:
+        raise LiveBiaxialError("--pieces and --bars must be at least 1")
+    cell = Cell(args.model)
+    data = load_data(args.data, steps_per_beat=cell.steps_per_beat, min_steps=1, log=lambda s: None)
+    pieces = [p.matrix for p in data.splits[args.split]]
+    reference = [p.matrix for p in data.splits[args.reference]]
+    if not pieces or not reference:
+        raise LiveBiaxialError(f"the {args.split} or {args.reference} split of {', '.join(args.data)} is empty")
+    steps_per_bar = 4 * cell.steps_per_beat
+    seed_notes = np.zeros((78, 2), np.float32)
+    seed_notes[[48 - 24, 55 - 24, 64 - 24, 72 - 24]] = 1  # the C major chord `generate` starts from
+    generated = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_notes, seed=s,
+                          anti_silence=args.anti_silence, temperature=args.temperature)[0]
+                 for s in range(args.pieces)]
+    result = compare(generated, pieces, reference, steps_per_bar)
+    result.update(model=str(cell.path), sources=args.data, split=args.split, reference=args.reference,
+                  anti_silence=args.anti_silence, temperature=args.temperature)
+    print(f"{cell.path.name}: {args.pieces} pieces of {args.bars} bars (anti-silence {args.anti_silence:g}) "
+          f"against {len(pieces)} {args.split} pieces")
+    print(table(result))
+    print("every statistic within bounds" if result["all_ok"] else "some statistics are out of bounds (NO above)")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2, default=float) + "\n")
     return 0
 
 

@@ -1,0 +1,74 @@
+"""`live-biaxial stats`: the statistics on hand-made pieces, and the command on real files."""
+
+import json
+
+import numpy as np
+import pytest
+
+from live_biaxial.representation import pitches_to_matrix
+from live_biaxial.stats import compare, histogram_distance, key_normalised_histogram, music_stats, pitch_class_histogram, to_c
+from tests.conftest import run_cli
+
+C_MAJOR = [60, 64, 67]
+D_MAJOR = [62, 66, 69]
+CLUSTER = [60, 61, 62]  # C, C#, D: fits no major or minor scale
+
+
+def piece(*steps):
+    return pitches_to_matrix([list(s) for s in steps])
+
+
+def test_silences_density_scale_fit_and_loops():
+    bar_a = [C_MAJOR] * 8 + [[]] * 3 + [CLUSTER] * 5  # 16 steps: 3 silent, 5 outside every scale
+    bar_b = [D_MAJOR] * 16
+    s = music_stats([piece(*bar_a, *bar_a, *bar_b)])
+    assert s["steps"] == 48
+    assert s["silent_share"] == pytest.approx(6 / 48)
+    assert s["longest_silence_steps"] == 3
+    assert s["notes_per_step"] == pytest.approx(3 * 42 / 48)
+    assert s["scale_fit_share"] == pytest.approx((48 - 6 - 10) / 42)
+    assert s["repeated_bar_share"] == pytest.approx(1 / 2)  # bar 2 repeats bar 1, bar 3 does not
+
+
+def test_the_longest_silence_spans_nothing_but_silence():
+    s = music_stats([piece(C_MAJOR, [], [], C_MAJOR, [], [], [], [], C_MAJOR)])
+    assert s["longest_silence_steps"] == 4
+
+
+def test_pitch_classes_are_compared_in_one_key():
+    c = pitch_class_histogram(piece(*[C_MAJOR, [65, 69, 72], [67, 71, 74]] * 4))  # I IV V in C
+    d = pitch_class_histogram(piece(*[D_MAJOR, [67, 71, 74], [69, 73, 76]] * 4))  # the same in D
+    assert histogram_distance(c, d) > 0.4  # 4 of 9 notes differ
+    assert np.allclose(to_c(c), to_c(d))
+    assert histogram_distance(key_normalised_histogram([piece(C_MAJOR)]), key_normalised_histogram([piece(D_MAJOR)])) < 1e-9
+
+
+def test_compare_flags_what_is_off():
+    data = [piece(*[C_MAJOR] * 32) for _ in range(4)]
+    same = compare(data, data, data)
+    assert same["all_ok"]
+    sparse = [piece(*([C_MAJOR] + [[]] * 20) * 2)]
+    off = compare(sparse, data, data)
+    assert not off["rows"]["silent_share"]["ok"] and not off["rows"]["longest_silence_steps"]["ok"]
+    assert not off["all_ok"]
+
+
+def test_stats_command_on_a_chorale_file(tiny_model, tmp_path):
+    rng = np.random.default_rng(0)
+    chorale = lambda: [sorted(rng.choice([60, 62, 64, 65, 67, 69, 71], 3, replace=False).tolist()) for _ in range(64)]  # noqa: E731
+    src = tmp_path / "mini-16th.json"
+    src.write_text(json.dumps({"train": [chorale() for _ in range(3)], "valid": [chorale() for _ in range(2)]}))
+    out = tmp_path / "stats.json"
+    r = run_cli("stats", "--model", tiny_model[1], "--data", src, "--pieces", "2", "--bars", "2", "--json", out)
+    assert r.returncode == 0, r.stderr
+    assert "notes_per_step" in r.stdout and "against 2 valid pieces" in r.stdout
+    result = json.loads(out.read_text())
+    assert result["data"]["notes_per_step"] == pytest.approx(3.0)  # three notes in every data step
+    assert result["data"]["scale_fit_share"] == pytest.approx(1.0)
+    assert result["generated"]["steps"] == 2 * 2 * 16
+    assert set(result["rows"]) >= {"silent_share", "longest_silence_steps", "pitch_class_distance"}
+
+
+def test_stats_command_bad_input_is_one_line(tiny_model, tmp_path):
+    r = run_cli("stats", "--model", tiny_model[1], "--data", tmp_path / "missing.json")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "missing.json" in r.stderr
