@@ -122,3 +122,50 @@ def test_port_by_substring_and_the_unknown_port_message(daw, tiny_model):
     r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", "no-such-synth", timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1 and "no-such-synth" in r.stderr and daw.in_name in r.stderr
+
+
+def test_input_notes_and_ccs_reach_the_engine_and_the_recording(daw, tiny_model, tmp_path):
+    import time
+
+    import mido
+
+    rec = tmp_path / "take.mid"
+    # internal clock; the DAW's output port is the engine's --input (a keyboard, or a DAW track)
+    eng = start_engine(["--port", daw.in_name, "--input", daw.clock_name, "--bpm", "240", "--record", rec],
+                       tiny_model[1])
+    try:
+        time.sleep(0.3)
+        daw.send("note_on", note=62, velocity=100)
+        daw.send("control_change", control=21, value=0)  # temperature CC
+        time.sleep(0.4)
+        daw.send("note_off", note=62)
+        time.sleep(0.3)
+    finally:
+        eng.send_signal(signal.SIGTERM)
+        out, err = eng.communicate(timeout=10)
+    assert eng.returncode == 0, err
+    tracks = {t.name: [m for m in t if not m.is_meta] for t in mido.MidiFile(rec).tracks}
+    human = tracks["human"]
+    assert [(m.type, m.note) for m in human] == [("note_on", 62), ("note_off", 62)]
+    assert sum(1 for m in tracks["live-biaxial"] if m.type == "note_on") == len(daw.note_ons())
+    assert not hanging_notes(messages(daw))
+
+
+def test_negative_offset_plays_early_against_an_external_clock(daw, tiny_model):
+    eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, "--offset-ms", "-15"], tiny_model[1])
+    try:
+        daw.start()
+        daw.clock(40, bpm=150)
+        daw.send("stop")
+        daw.pause(0.2)
+        daw.clock(0, bpm=150)
+    finally:
+        eng.send_signal(signal.SIGTERM)
+        eng.communicate(timeout=10)
+    sixteenths = np.array(daw.pulses[::6])
+    ons = [t for t, _ in daw.note_ons() if t > sixteenths[4]]  # once the tempo is known
+    nearest = sixteenths[np.abs(np.array(ons)[:, None] - sixteenths[None, :]).argmin(1)]
+    early_ms = (np.array(ons) - nearest) * 1e3
+    assert len(early_ms) > 10
+    assert -19.0 < np.median(early_ms) < -9.0, np.round(early_ms, 1)  # 15 ms early, plus a JACK hop or two
+    assert not hanging_notes(messages(daw))
