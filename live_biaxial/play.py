@@ -13,7 +13,7 @@ from .controls import Controls
 from .engine import Engine, Recorder
 from .errors import LiveBiaxialError
 from .model_file import Cell
-from .ports import backend, list_ports, open_input, open_output
+from .ports import PortWatch, backend, list_ports, open_input, open_output
 
 
 def run_ports(args) -> int:
@@ -53,6 +53,19 @@ def run_play(args) -> int:
                     burst_limit=6 if b.api == "UNIX_JACK" else 0)
     ins = []
     done = threading.Event()
+    watch = None
+    say = (lambda line: None) if tui else (lambda line: print(line, file=sys.stderr, flush=True))  # the console shows it
+    if args.port:  # a named port can go away (a synth unplugged, a DAW closed): say so, reconnect when back
+        def lost():
+            engine.port_lost = True
+            engine.release_all()  # forget what was sounding: the port is gone
+            say(f"live-biaxial: output port {out.name!r} went away; notes released; waiting for it")
+
+        def back():
+            engine.port_lost = False
+            say(f"live-biaxial: output port {out.name!r} is back; playing to it again")
+
+        watch = PortWatch(out, lost, back, engine.lock)
 
     def terminate(signum, frame):
         raise KeyboardInterrupt
@@ -102,6 +115,8 @@ def run_play(args) -> int:
         guard = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(0)))
         guard.daemon = True
         guard.start()
+        if watch:
+            watch.stop()
         if follower:
             follower.close()
         for port in ins:

@@ -73,3 +73,51 @@ def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
     b = backend(api)
     return b.get_input_names(), b.get_output_names()
 
+
+
+class PortWatch:
+    """Watches that the output port a user named still exists, and reconnects when it returns.
+
+    rtmidi does not raise when a JACK or ALSA destination goes away: the notes just vanish. A
+    thread lists the ports through the output's own client once a second (off the hot path; no
+    new MIDI client per check) and calls ``on_lost()`` / ``on_back()`` when the port leaves and
+    comes back; ``reopen`` runs while the caller holds whatever keeps sends out (the engine's lock).
+    """
+
+    def __init__(self, out, on_lost, on_back, lock, interval_s: float = 1.0):
+        import threading
+
+        self.out, self.on_lost, self.on_back, self.lock = out, on_lost, on_back, lock
+        self.interval_s = interval_s
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="port-watch", daemon=True)
+        self._thread.start()
+
+    def _names(self) -> list[str]:
+        return self.out._rt.get_ports()  # mido's rtmidi port keeps its rtmidi.MidiOut here
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                present = self.out.name in self._names()
+            except Exception:  # the MIDI system itself went away
+                present = False
+            if present != self.lost:  # nothing changed
+                continue
+            if not present:
+                self.lost = True
+                self.on_lost()
+                continue
+            try:
+                with self.lock:
+                    self.out._rt.close_port()
+                    self.out._rt.open_port(self._names().index(self.out.name))
+            except Exception:
+                continue  # try again on the next check
+            self.lost = False
+            self.on_back()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)

@@ -169,3 +169,36 @@ def test_negative_offset_plays_early_against_an_external_clock(daw, tiny_model):
     assert len(early_ms) > 10
     assert -19.0 < np.median(early_ms) < -9.0, np.round(early_ms, 1)  # 15 ms early, plus a JACK hop or two
     assert not hanging_notes(messages(daw))
+
+
+def test_a_lost_output_port_is_reported_and_reconnected(jack, tiny_model):
+    import time
+
+    from tests.daw import FakeDaw
+
+    synth = FakeDaw(jack, "lostport")
+    eng = start_engine(["--port", synth.in_name, "--bpm", "240"], tiny_model[1])
+    again = None
+    try:
+        deadline = time.monotonic() + 5
+        while not synth.note_ons():
+            assert time.monotonic() < deadline, "no notes before the port went away"
+            time.sleep(0.05)
+        synth.close()  # the synth is unplugged
+        time.sleep(2.0)
+        assert eng.poll() is None  # still running, waiting for it
+        again = FakeDaw(jack, "lostport")  # plugged in again, same name
+        deadline = time.monotonic() + 5
+        while not again.note_ons():
+            assert time.monotonic() < deadline, "no notes after the port came back"
+            time.sleep(0.05)
+    finally:
+        eng.send_signal(signal.SIGTERM)
+        out, err = eng.communicate(timeout=10)
+        if again is not None:
+            time.sleep(0.2)
+            again.close()
+    assert eng.returncode == 0, err
+    assert "went away; notes released" in err and "is back" in err, err
+    assert "Traceback" not in err
+    assert not hanging_notes(messages(again))
