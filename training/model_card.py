@@ -1,6 +1,7 @@
 """Write exported/MODEL_CARD.md for an exported model from its run folder (metrics.jsonl + checkpoint).
 
-python -m training.model_card runs/small exported/default.onnx
+live-biaxial stats --data ../shared/data/jsb-chorales/Jsb16thSeparated.json --json runs/small/stats.json
+python -m training.model_card runs/small exported/default.onnx runs/small/stats.json
 """
 
 import json
@@ -9,9 +10,21 @@ import sys
 from pathlib import Path
 
 from live_biaxial.model_file import Cell
+from live_biaxial.stats import table
 
 
-def main(run: str, model: str) -> None:
+def stats_section(stats_json: str | None) -> str:
+    if not stats_json:
+        return "- **Not yet measured**: the generated-music statistics (`live-biaxial stats`).\n"
+    r = json.loads(Path(stats_json).read_text())
+    verdict = "every statistic within bounds" if r["all_ok"] else "NOT every statistic within bounds (rows marked NO)"
+    return (f"- **Does it sound like the data?** `live-biaxial stats` ({r['generated']['pieces']} generated pieces of "
+            f"{r['generated']['steps'] // r['generated']['pieces'] // 16} bars, anti-silence {r['anti_silence']:g}, "
+            f"against the {r['data']['pieces']} {r['split']} pieces; shares within 25% of the data's or 0.02, "
+            f"longest silence at most a bar): {verdict}.\n\n```\n{table(r)}\n```\n")
+
+
+def main(run: str, model: str, stats_json: str | None = None) -> None:
     run_dir = Path(run)
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     meta = Cell(model).describe()
@@ -41,9 +54,7 @@ def main(run: str, model: str) -> None:
   reached batch 99 with a training loss of 14.09 while this size reached batch 259 at 8.34: on this machine's CPU
   budget the smaller model learns faster. The default-size run continues from `runs/default` when a GPU or more
   time is available.
-- **Not yet measured**: the generated-music statistics of issue 6 (silences, notes per step, pitch-class
-  distance, scale fit, loops) and the quarter-note JSB benchmark.
-- **Rebuild**: `live-biaxial train ../shared/data/jsb-chorales/Jsb16thSeparated.json --out runs/small
+{stats_section(stats_json)}- **Rebuild**: `live-biaxial train ../shared/data/jsb-chorales/Jsb16thSeparated.json --out runs/small
   --time-sizes 150,150 --pitch-sizes 80,40 --batches {meta['batches']}` then
   `live-biaxial export-onnx runs/small/best.pt --out exported/default.onnx`.
 """
@@ -52,4 +63,4 @@ def main(run: str, model: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])
