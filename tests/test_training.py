@@ -67,3 +67,21 @@ def test_ddp_two_processes_on_gloo(midi_folder, tmp_path):
     assert [x["step"] for x in m] == [1, 2, 3]  # rank 0 alone writes
     assert m[-1]["segments_per_s"] > 0
     assert (run / "last.pt").exists()
+
+
+def test_music21_corpus_source_trains(tmp_path):
+    """The music21 corpus (the `corpus` extra) as a training source anyone can reproduce."""
+    pytest.importorskip("music21")
+    from training.data import load_data
+
+    data = load_data(["music21:bach:5"], min_steps=64, log=lambda s: None)
+    pieces = data.splits["train"] + data.splits["valid"] + data.splits["test"]
+    assert len(pieces) + len(data.skipped) == 5
+    assert len(data.splits["train"]) >= 3
+    for p in pieces:  # four-part chorales: mostly 3-4 notes at once
+        assert 2.5 < p.matrix[:, :, 0].sum(1).mean() <= 4.5
+    r = run_cli("train", "music21:bach:5", "--out", tmp_path / "run", "--batches", "2", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "run" / "last.pt").exists()
+    r = run_cli("train", "music21:bach:x", "--out", tmp_path / "bad", *TINY)
+    assert r.returncode == 2 and "music21:COMPOSER:COUNT" in r.stderr

@@ -127,15 +127,19 @@ def _load_jsb(path: Path, steps_per_beat: int) -> dict[str, list[Piece]]:
     return pieces
 
 
-def _music21_files(name: str) -> list[Path]:
+def _music21_files(spec: str) -> list[Path]:
+    """'bach' -> every Bach score in music21's corpus; 'bach:20' -> the first 20 (sorted by path)."""
+    name, _, count = spec.partition(":")
+    if count and not count.isdigit():
+        raise DataError(f"music21:{spec}: write music21:COMPOSER or music21:COMPOSER:COUNT (e.g. music21:bach:50)")
     try:
         from music21 import corpus
     except ImportError as err:
         raise DataError("the music21 source needs the music21 package: pip install music21") from err
-    paths = [Path(str(p)) for p in corpus.getComposer(name)]
+    paths = sorted(Path(str(p)) for p in corpus.getComposer(name))
     if not paths:
         raise DataError(f"music21:{name}: the music21 corpus has no composer '{name}' (try bach, palestrina, monteverdi)")
-    return paths
+    return paths[: int(count)] if count else paths
 
 
 def _load_music21(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, str]:
