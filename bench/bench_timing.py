@@ -107,16 +107,20 @@ def main():
     ap.add_argument("--model", default=str(ROOT / "exported" / "default.onnx"))
     ap.add_argument("--bars", type=int, default=8)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "timing.json"))
+    ap.add_argument("--sync", action="store_true", help="run jackd in synchronous mode (waits for late clients)")
+    ap.add_argument("--period", type=int, default=32, help="JACK period in frames")
     args = ap.parse_args()
     import mido
 
     name = f"benchjack{os.getpid()}"
     os.environ["JACK_DEFAULT_SERVER"] = name
-    jack = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "32"],
+    jack = subprocess.Popen(["jackd", "--no-realtime", *(["--sync"] if args.sync else []), "-n", name,
+                             "-d", "dummy", "-r", "48000", "-p", str(args.period)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(2)
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
-    result = {"model": args.model, "bars": args.bars, "jack_period_frames": 32, "runs": {}}
+    result = {"model": args.model, "bars": args.bars, "jack_period_frames": args.period, "jack_sync": args.sync,
+              "runs": {}}
     try:
         for load in ("idle", "busy_core"):
             hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "busy_core" else None
