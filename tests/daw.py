@@ -82,3 +82,11 @@ def start_engine(args, model):
         raise AssertionError(f"engine did not start: {line} {proc.stderr.read()}")
     threading.Event().wait(0.3)  # let JACK finish wiring the connections
     return proc
+
+
+def stop_engine(proc) -> str:
+    """SIGTERM, as a service manager or `kill` would; returns its stderr."""
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=10)[1]

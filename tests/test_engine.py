@@ -1,7 +1,6 @@
 """The engine's logic on a fake port and a fake clock that runs flat out."""
 
 import mido
-import numpy as np
 import pytest
 
 from live_biaxial.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls

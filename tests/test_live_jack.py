@@ -1,13 +1,12 @@
 """`live-biaxial play` against real MIDI ports on a JACK server (dummy driver), with this test
 process playing the DAW: it sends Start, clock and Stop and receives the engine's notes."""
 
-import signal
 
 import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from tests.daw import FakeDaw, start_engine
+from tests.daw import FakeDaw, start_engine, stop_engine
 from tests.fakes import hanging_notes
 
 pytestmark = pytest.mark.jack
@@ -64,8 +63,7 @@ def test_follows_the_daw_clock_on_the_grid_and_releases_on_stop(daw, tiny_model)
         time.sleep(0.3)
         assert len(daw.note_ons()) == n_before  # stopped means silent
     finally:
-        eng.send_signal(signal.SIGTERM)
-        out, err = eng.communicate(timeout=10)
+        err = stop_engine(eng)
     assert eng.returncode == 0, err
     assert not hanging_notes(messages(daw))
 
@@ -109,8 +107,7 @@ def test_tempo_change_and_clock_dropout(daw, tiny_model):
         daw.clock(16, bpm=170)  # ticks return: it plays again
         assert len(daw.note_ons(since=gap_start + 0.7)) > 0
     finally:
-        eng.send_signal(signal.SIGTERM)
-        eng.communicate(timeout=10)
+        stop_engine(eng)
     assert not hanging_notes(messages(daw))
 
 
@@ -141,8 +138,7 @@ def test_input_notes_and_ccs_reach_the_engine_and_the_recording(daw, tiny_model,
         daw.send("note_off", note=62)
         time.sleep(0.3)
     finally:
-        eng.send_signal(signal.SIGTERM)
-        out, err = eng.communicate(timeout=10)
+        err = stop_engine(eng)
     assert eng.returncode == 0, err
     tracks = {t.name: [m for m in t if not m.is_meta] for t in mido.MidiFile(rec).tracks}
     human = tracks["human"]
@@ -160,8 +156,7 @@ def test_negative_offset_plays_early_against_an_external_clock(daw, tiny_model):
         daw.pause(0.2)
         daw.clock(0, bpm=150)
     finally:
-        eng.send_signal(signal.SIGTERM)
-        eng.communicate(timeout=10)
+        stop_engine(eng)
     sixteenths = np.array(daw.pulses[::6])
     ons = [t for t, _ in daw.note_ons() if t > sixteenths[4]]  # once the tempo is known
     nearest = sixteenths[np.abs(np.array(ons)[:, None] - sixteenths[None, :]).argmin(1)]
@@ -193,8 +188,7 @@ def test_a_lost_output_port_is_reported_and_reconnected(jack, tiny_model):
             assert time.monotonic() < deadline, "no notes after the port came back"
             time.sleep(0.05)
     finally:
-        eng.send_signal(signal.SIGTERM)
-        out, err = eng.communicate(timeout=10)
+        err = stop_engine(eng)
         if again is not None:
             time.sleep(0.2)
             again.close()

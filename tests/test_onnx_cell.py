@@ -5,7 +5,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from live_biaxial.errors import ModelFileError
 from live_biaxial.generation import generate

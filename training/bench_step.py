@@ -105,7 +105,7 @@ def run(args) -> int:
     if int8:
         times["onnxruntime_int8"] = []
         nll = {"fp32": 0.0, "int8": 0.0}
-        q_notes, q_state = notes.copy(), state.copy()
+        q_state = state.copy()
     for i in range(args.steps + 20):  # the first 20 rounds warm up
         noise = rng.random((N_NOTES, 2), dtype=np.float32)
         t0 = time.perf_counter()
