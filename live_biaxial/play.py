@@ -72,6 +72,7 @@ def run_play(args) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     clock = follower = None
+    crashed = False
     try:
         if args.input:
             ins.append(open_input(b, args.input, callback=engine.human))
@@ -96,7 +97,9 @@ def run_play(args) -> int:
             # (seen in a fresh tmux pane: the console drew 80 x 24 in a 130 x 45 window)
             os.environ.pop("COLUMNS", None)
             os.environ.pop("LINES", None)
-            Console(engine, clock=clock, follower=follower, ports=ports).run()
+            app = Console(engine, clock=clock, follower=follower, ports=ports)
+            app.run()  # an error inside the console ends the app (terminal restored, traceback shown)
+            crashed = bool(app.return_code)
             if clock is not None:
                 clock.stop()
         elif clock is not None:
@@ -128,6 +131,9 @@ def run_play(args) -> int:
     p50, p99 = engine.latency()
     print(f"live-biaxial: {engine.sixteenth} 16ths, {engine.sent_notes} notes, {engine.late} late steps, "
           f"step p50 {p50:.2f} ms p99 {p99:.2f} ms")
+    if crashed:
+        print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
+        return 1
     return 0
 
 

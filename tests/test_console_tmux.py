@@ -79,3 +79,31 @@ def test_play_in_a_terminal_takes_keys_and_exits_clean(jack, tiny_model):
     finally:
         tmux.kill()
         daw.close()
+
+
+def test_a_crash_in_the_console_releases_every_note_and_restores_the_terminal(jack, tiny_model):
+    from tests.daw import FakeDaw
+
+    daw = FakeDaw(jack, "crashsynth")
+    # the real `play`, with a console that breaks after about a second of playing
+    script = ("import sys, time; from live_biaxial import console, cli; t0 = time.monotonic(); "
+              "orig = console.Console.refresh_view\n"
+              "def broken(self):\n"
+              "    if time.monotonic() - t0 > 2.5: raise RuntimeError('console bug')\n"
+              "    orig(self)\n"
+              "console.Console.refresh_view = broken; sys.exit(cli.main(sys.argv[1:]))")
+    play = [sys.executable, "-c", script, "play", "--api", "jack", "--model", str(tiny_model[1]),
+            "--port", daw.in_name, "--bpm", "200", "--density", "-1"]
+    command = (f"cd {shlex.quote(str(ROOT))} && env JACK_DEFAULT_SERVER={os.environ['JACK_DEFAULT_SERVER']} "
+               f"{shlex.join(play)}; echo EXIT=$?; sleep 30")
+    tmux = Tmux(f"lbcrash{os.getpid()}", command)
+    try:
+        screen = tmux.wait_for("EXIT=", timeout=20)
+        assert "EXIT=1" in screen
+        assert "console bug" in screen and "every note was released" in screen  # said on a normal terminal
+        assert len(daw.note_ons()) > 0
+        time.sleep(0.3)
+        assert not hanging_notes([m for _, m in daw.received])
+    finally:
+        tmux.kill()
+        daw.close()
