@@ -85,3 +85,16 @@ def test_music21_corpus_source_trains(tmp_path):
     assert (tmp_path / "run" / "last.pt").exists()
     r = run_cli("train", "music21:bach:x", "--out", tmp_path / "bad", *TINY)
     assert r.returncode == 2 and "music21:COMPOSER:COUNT" in r.stderr
+
+
+def test_resume_with_a_new_learning_rate(midi_folder, tmp_path):
+    import torch
+
+    run = tmp_path / "run"
+    assert run_cli("train", midi_folder, "--out", run, "--batches", "3", *TINY).returncode == 0
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "4", "--resume", "--new-lr", "1e-4", *TINY)
+    assert r.returncode == 0, r.stderr
+    blob = torch.load(run / "last.pt", weights_only=False)
+    assert blob["step"] == 4
+    assert blob["train_config"]["lr"] == 1e-4
+    assert all(g["lr"] == 1e-4 for g in blob["optimizer"]["param_groups"])

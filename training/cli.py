@@ -22,6 +22,7 @@ def add_train_args(p) -> None:
     p.add_argument("--segment-steps", type=int, default=TrainConfig.segment_steps)
     p.add_argument("--optimizer", choices=["adam", "adadelta"], default=TrainConfig.optimizer)
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--new-lr", type=float, help="with --resume: go on at this learning rate (a decay step)")
     p.add_argument("--transpose", type=int, default=0, help="random transposition up to +-N semitones")
     p.add_argument("--time-sizes", type=sizes, default=ModelConfig.time_sizes, help="e.g. 300,300")
     p.add_argument("--pitch-sizes", type=sizes, default=ModelConfig.pitch_sizes, help="e.g. 100,50")
@@ -53,7 +54,8 @@ def run_train(args) -> int:
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
     )
     try:
-        last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device)
+        last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device,
+                     new_lr=args.new_lr)
     except KeyboardInterrupt:
         return 130
     print(json.dumps(last))

@@ -109,8 +109,11 @@ def train(
     resume: bool = False,
     device: str = "auto",
     log=print,
+    new_lr: float | None = None,
 ) -> dict:
-    """Train; returns the last metrics. Ctrl-C saves a checkpoint before leaving."""
+    """Train; returns the last metrics. Ctrl-C saves a checkpoint before leaving.
+
+    ``new_lr`` (with resume): go on at this learning rate, a manual decay step (Adam only)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1 and not dist.is_initialized():
@@ -129,6 +132,8 @@ def train(
         blob = checkpoint.load(last_path)
         model_config = ModelConfig.from_dict(blob["model_config"])
         cfg = dataclasses.replace(TrainConfig(**blob["train_config"]), batches=cfg.batches)
+        if new_lr is not None:
+            cfg = dataclasses.replace(cfg, lr=new_lr)
         start_step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
     model = BiaxialLSTM(model_config).to(dev)
     if blob is not None:
@@ -136,6 +141,9 @@ def train(
     optimizer = make_optimizer(model, cfg)
     if blob is not None and blob.get("optimizer"):
         optimizer.load_state_dict(blob["optimizer"])
+        if new_lr is not None and cfg.optimizer == "adam":
+            for group in optimizer.param_groups:
+                group["lr"] = new_lr
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     if main:
