@@ -87,13 +87,18 @@ def test_music21_corpus_source_trains(tmp_path):
     assert r.returncode == 2 and "music21:COMPOSER:COUNT" in r.stderr
 
 
-def test_resume_with_a_new_learning_rate(midi_folder, tmp_path):
+def test_resume_with_a_new_learning_rate_and_the_runs_own_settings(midi_folder, tmp_path):
     import torch
 
     run = tmp_path / "run"
     assert run_cli("train", midi_folder, "--out", run, "--batches", "3", *TINY).returncode == 0
-    r = run_cli("train", midi_folder, "--out", run, "--batches", "4", "--resume", "--new-lr", "1e-4", *TINY)
+    # --segment-steps not repeated: the run's 32 holds, not the default 128 (which would drop every
+    # 64-step piece of this folder; a resume once trained on 2 pieces of 228 that way)
+    i = TINY.index("--segment-steps")
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "4", "--resume", "--new-lr", "1e-4",
+                *TINY[:i], *TINY[i + 2 :])
     assert r.returncode == 0, r.stderr
+    assert "data: 3 train pieces" in r.stdout + r.stderr
     blob = torch.load(run / "last.pt", weights_only=False)
     assert blob["step"] == 4
     assert blob["train_config"]["lr"] == 1e-4

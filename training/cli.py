@@ -45,7 +45,15 @@ def run_train(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    data = load_data(args.data, steps_per_beat=args.steps_per_beat, min_steps=args.segment_steps)
+    segment_steps, steps_per_beat = args.segment_steps, args.steps_per_beat
+    if args.resume:  # the run's own grid and segment length, whatever the command line's defaults say
+        from . import checkpoint
+
+        blob = checkpoint.load(Path(args.out) / "last.pt")
+        segment_steps = blob["train_config"]["segment_steps"]
+        steps_per_beat = blob["model_config"]["steps_per_beat"]
+        del blob
+    data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
     model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat)
     cfg = TrainConfig(
         batch_size=args.batch_size, segment_steps=args.segment_steps, optimizer=args.optimizer, lr=args.lr,
