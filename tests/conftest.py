@@ -78,7 +78,8 @@ def jack(tmp_path_factory):
     # issue 4). 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame
     # period and drops the rest, and without realtime priority the dummy driver often wakes late and
     # folds several periods into one; bench/bench_timing.py measures timing at 32 frames.
-    proc = subprocess.Popen(["jackd", "--no-realtime", "--sync", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
+    period = os.environ.get("LIVE_BIAXIAL_JACK_PERIOD", "128")  # e.g. 32 to run the JACK tests at 32 frames
+    proc = subprocess.Popen(["jackd", "--no-realtime", "--sync", "-n", name, "-d", "dummy", "-r", "48000", "-p", period],
                             stdout=log, stderr=subprocess.STDOUT)
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
     deadline = time.monotonic() + 15
