@@ -69,6 +69,22 @@ def test_stats_command_on_a_chorale_file(tiny_model, tmp_path):
     assert set(result["rows"]) >= {"silent_share", "longest_silence_steps", "pitch_class_distance"}
 
 
+def test_stats_command_runs_without_torch(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    src = tmp_path / "mini-16th.json"
+    src.write_text(json.dumps({"train": [[C_MAJOR] * 40] * 2, "valid": [[D_MAJOR] * 40]}))
+    code = ("import sys; from live_biaxial.cli import main; "
+            f"rc = main(['stats', '--model', r'{tiny_model[1]}', '--data', r'{src}', '--pieces', '1', '--bars', '1']); "
+            "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'; print('no torch')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "no torch" in r.stdout
+
+
 def test_stats_command_bad_input_is_one_line(tiny_model, tmp_path):
     r = run_cli("stats", "--model", tiny_model[1], "--data", tmp_path / "missing.json")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "missing.json" in r.stderr
