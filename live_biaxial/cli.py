@@ -89,9 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_generate(args) -> int:
     from pathlib import Path
 
-    import numpy as np
 
-    from .generation import generate
+    from .generation import generate, seed_step
     from .model_file import Cell
     from .representation import matrix_to_midi
 
@@ -99,9 +98,7 @@ def run_generate(args) -> int:
         raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
     cell = Cell(args.model)
     steps = args.bars * 4 * cell.steps_per_beat
-    seed = np.zeros((78, 2), np.float32)
-    seed[[48 - 24, 55 - 24, 64 - 24, 72 - 24]] = 1  # a C major chord to start from
-    notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed, seed=args.seed,
+    notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
                         anti_silence=args.anti_silence, temperature=args.temperature)
     out = Path(args.out)
     try:
@@ -123,11 +120,10 @@ def run_stats(args) -> int:
     import json
     from pathlib import Path
 
-    import numpy as np
 
     from training.data import load_data  # numpy only: no torch
 
-    from .generation import generate
+    from .generation import generate, seed_step
     from .model_file import Cell
     from .stats import compare, table
 
@@ -140,9 +136,7 @@ def run_stats(args) -> int:
     if not pieces or not reference:
         raise LiveBiaxialError(f"the {args.split} or {args.reference} split of {', '.join(args.data)} is empty")
     steps_per_bar = 4 * cell.steps_per_beat
-    seed_notes = np.zeros((78, 2), np.float32)
-    seed_notes[[48 - 24, 55 - 24, 64 - 24, 72 - 24]] = 1  # the C major chord `generate` starts from
-    generated = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_notes, seed=s,
+    generated = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_step(), seed=s,
                           anti_silence=args.anti_silence, temperature=args.temperature)[0]
                  for s in range(args.pieces)]
     result = compare(generated, pieces, reference, steps_per_bar)

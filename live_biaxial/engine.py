@@ -20,10 +20,8 @@ import numpy as np
 
 from .clock import PULSES_PER_16TH, sleep_until
 from .controls import Controls
-from .generation import AntiSilence
+from .generation import AntiSilence, seed_step
 from .representation import LOW_NOTE, N_NOTES, PLAY
-
-SEED_CHORD = (48, 55, 64, 72)
 
 
 class Engine:
@@ -40,8 +38,7 @@ class Engine:
         self.rule = AntiSilence(self.controls.anti_silence)
         self.lock = threading.RLock()
         # model state: the last step's notes (what the model sees) and the time-axis LSTM state
-        self.notes = np.zeros((N_NOTES, 2), np.float32)
-        self.notes[[p - LOW_NOTE for p in SEED_CHORD]] = 1
+        self.notes = seed_step()
         self.state = np.zeros((N_NOTES, cell.state_size), np.float32)
         self.noise = np.zeros((N_NOTES, 2), np.float32)
         # the prepared 16th
@@ -310,6 +307,16 @@ class Engine:
             return
         if self.recorder is not None:
             self.recorder.add(msg, track=1)
+
+    def port_gone(self) -> None:
+        """The output port went away: nothing sounds through it any more, so forget what was sounding."""
+        with self.lock:
+            self.port_lost = True
+            self.release_all()  # sends nothing now; clears the sounding notes, so they re-strike when it returns
+
+    def port_back(self) -> None:
+        with self.lock:
+            self.port_lost = False
 
     def panic(self) -> None:
         """All notes off now, without stopping."""

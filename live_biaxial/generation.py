@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .representation import N_NOTES
+from .representation import LOW_NOTE, N_NOTES
+
+SEED_CHORD = (48, 55, 64, 72)  # C3 G3 E4 C5: the step every walk starts from (live, generate, stats, export)
+
+
+def seed_step() -> np.ndarray:
+    """The seed step (78, 2): the C major chord held and struck."""
+    s = np.zeros((N_NOTES, 2), np.float32)
+    s[[p - LOW_NOTE for p in SEED_CHORD]] = 1
+    return s
 
 
 class AntiSilence:

@@ -57,12 +57,11 @@ def run_play(args) -> int:
     say = (lambda line: None) if tui else (lambda line: print(line, file=sys.stderr, flush=True))  # the console shows it
     if args.port:  # a named port can go away (a synth unplugged, a DAW closed): say so, reconnect when back
         def lost():
-            engine.port_lost = True
-            engine.release_all()  # forget what was sounding: the port is gone
+            engine.port_gone()
             say(f"live-biaxial: output port {out.name!r} went away; notes released; waiting for it")
 
         def back():
-            engine.port_lost = False
+            engine.port_back()
             say(f"live-biaxial: output port {out.name!r} is back; playing to it again")
 
         watch = PortWatch(out, lost, back, engine.lock)

@@ -17,6 +17,7 @@ import torch
 
 from live_biaxial.errors import ModelFileError
 from live_biaxial.generation import generate
+from live_biaxial.generation import seed_step
 from live_biaxial.model_file import FORMAT, INPUTS, OUTPUTS, Cell
 from live_biaxial.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
 
@@ -24,7 +25,6 @@ from . import checkpoint
 from .model import StepCell
 from .train import torch_cell
 
-SEED_CHORD = (48, 55, 64, 72)  # C3 G3 E4 C5: the seed step of the verification walk
 VERIFY_STEPS = 64
 
 
@@ -32,12 +32,6 @@ def example_inputs(cell: StepCell) -> tuple:
     notes = torch.zeros(N_NOTES, 2)
     return (notes, torch.tensor(0), torch.zeros(N_NOTES, cell.state_size), torch.rand(N_NOTES, 2),
             torch.tensor(1.0), torch.tensor(1.0), torch.zeros(N_NOTES))
-
-
-def seed_notes() -> np.ndarray:
-    s = np.zeros((N_NOTES, 2), np.float32)
-    s[[p - LOW_NOTE for p in SEED_CHORD]] = 1
-    return s
 
 
 def export(checkpoint_path: str, out: str | None = None, log=print) -> Path:
@@ -82,7 +76,7 @@ def export(checkpoint_path: str, out: str | None = None, log=print) -> Path:
 def verify(cell: StepCell, path: Path) -> dict:
     """Same seed, same noise: torch and onnxruntime must agree."""
     ort_cell = Cell(path)
-    kw = dict(n_steps=VERIFY_STEPS, seed_notes=seed_notes(), seed=1234, anti_silence=1.0)
+    kw = dict(n_steps=VERIFY_STEPS, seed_notes=seed_step(), seed=1234, anti_silence=1.0)
     notes_t, probs_t = generate(torch_cell(cell), cell.state_size, **kw)
     notes_o, probs_o = generate(ort_cell, ort_cell.state_size, **kw)
     diff = float(np.abs(probs_t - probs_o).max())
