@@ -152,6 +152,7 @@ class Console(App):
         self.views = {name: self.query_one(f"#{name}", Static) for name in ("status", "controls", "probs", "stats")}
         self.roll = self.query_one(PianoRoll)
         self.shown: dict[str, str] = {}
+        self.roll_at: tuple[int, int] | None = None
         self.refresh_view()
         self.set_interval(1.0 / self.refresh_hz, self.refresh_view)
 
@@ -173,7 +174,10 @@ class Console(App):
         self._show("controls", 
             f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "
             f"channel {c.channel + 1}  key {c.key_name()}  range {lo}..{hi}  density {c.density:+.1f}")
-        self.roll.show(roll_grid(e.history))
+        newest = (len(e.history), e.history[-1][0]) if e.history else (0, -1)
+        if newest != self.roll_at:  # a new 16th (or a restart): only then is there a new roll to draw
+            self.roll_at = newest
+            self.roll.show(roll_grid(e.history))
         self._show("probs", prob_strip(e.probs[:, 0]))
         p50, p99 = e.latency()
         self._show("stats", 

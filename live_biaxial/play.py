@@ -53,18 +53,7 @@ def run_play(args) -> int:
                     burst_limit=6 if b.api == "UNIX_JACK" else 0)
     ins = []
     done = threading.Event()
-    watch = None
-    say = (lambda line: None) if tui else (lambda line: print(line, file=sys.stderr, flush=True))  # the console shows it
-    if args.port:  # a named port can go away (a synth unplugged, a DAW closed): say so, reconnect when back
-        def lost():
-            engine.port_gone()
-            say(f"live-biaxial: output port {out.name!r} went away; notes released; waiting for it")
-
-        def back():
-            engine.port_back()
-            say(f"live-biaxial: output port {out.name!r} is back; playing to it again")
-
-        watch = PortWatch(out, lost, back, engine.lock)
+    watch = _watch_port(out, engine, quiet_lines=tui) if args.port else None
 
     def terminate(signum, frame):
         raise KeyboardInterrupt
@@ -134,6 +123,24 @@ def run_play(args) -> int:
         print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
         return 1
     return 0
+
+
+def _watch_port(out, engine: Engine, quiet_lines: bool) -> PortWatch:
+    """A named port can go away (a synth unplugged, a DAW closed): say so, reconnect when it is back.
+    With the console open it shows PORT LOST instead of a line."""
+    def say(line: str) -> None:
+        if not quiet_lines:
+            print(line, file=sys.stderr, flush=True)
+
+    def lost():
+        engine.port_gone()
+        say(f"live-biaxial: output port {out.name!r} went away; notes released; waiting for it")
+
+    def back():
+        engine.port_back()
+        say(f"live-biaxial: output port {out.name!r} is back; playing to it again")
+
+    return PortWatch(out, lost, back, engine.lock)
 
 
 class _ClockOut(SinkTap):

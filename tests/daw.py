@@ -84,6 +84,14 @@ def start_engine(args, model):
     return proc
 
 
+def wait_until(condition, timeout: float, what: str) -> None:
+    """Poll ``condition()`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
 def stop_engine(proc) -> str:
     """SIGTERM, as a service manager or `kill` would; returns its stderr."""
     import signal

@@ -1,12 +1,13 @@
 """`live-biaxial play` against real MIDI ports on a JACK server (dummy driver), with this test
 process playing the DAW: it sends Start, clock and Stop and receives the engine's notes."""
 
+import time
 
 import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from tests.daw import FakeDaw, start_engine, stop_engine
+from tests.daw import FakeDaw, start_engine, stop_engine, wait_until
 from tests.fakes import hanging_notes
 
 pytestmark = pytest.mark.jack
@@ -54,8 +55,6 @@ def test_follows_the_daw_clock_on_the_grid_and_releases_on_stop(daw, tiny_model)
         daw.send("stop")
         daw.pause(0.3)
         daw.clock(0, bpm=150)
-        import time
-
         time.sleep(0.3)
         assert not hanging_notes(messages(daw))
         assert any(m.type == "control_change" and m.control == 123 for m in messages(daw))
@@ -92,8 +91,6 @@ def test_song_position_pointer_relocates(daw, tiny_model):
 
 
 def test_tempo_change_and_clock_dropout(daw, tiny_model):
-    import time
-
     eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name], tiny_model[1])
     try:
         daw.start()
@@ -122,8 +119,6 @@ def test_port_by_substring_and_the_unknown_port_message(daw, tiny_model):
 
 
 def test_input_notes_and_ccs_reach_the_engine_and_the_recording(daw, tiny_model, tmp_path):
-    import time
-
     import mido
 
     rec = tmp_path / "take.mid"
@@ -167,26 +162,18 @@ def test_negative_offset_plays_early_against_an_external_clock(daw, tiny_model):
 
 
 def test_a_lost_output_port_is_reported_and_reconnected(jack, tiny_model):
-    import time
-
     from tests.daw import FakeDaw
 
     synth = FakeDaw(jack, "lostport")
     eng = start_engine(["--port", synth.in_name, "--bpm", "240"], tiny_model[1])
     again = None
     try:
-        deadline = time.monotonic() + 5
-        while not synth.note_ons():
-            assert time.monotonic() < deadline, "no notes before the port went away"
-            time.sleep(0.05)
+        wait_until(synth.note_ons, 5, "no notes before the port went away")
         synth.close()  # the synth is unplugged
         time.sleep(2.0)
         assert eng.poll() is None  # still running, waiting for it
         again = FakeDaw(jack, "lostport")  # plugged in again, same name
-        deadline = time.monotonic() + 5
-        while not again.note_ons():
-            assert time.monotonic() < deadline, "no notes after the port came back"
-            time.sleep(0.05)
+        wait_until(again.note_ons, 5, "no notes after the port came back")
     finally:
         err = stop_engine(eng)
         if again is not None:
