@@ -8,6 +8,9 @@
 Each at 120 and 300 BPM, idle and with a second process keeping a core busy. Also the engine's
 CPU use at 120 BPM (internal clock). Run on a quiet machine:
     python bench/bench_timing.py [--model exported/default.onnx] [--bars 8]
+Beside the engine (which sends each 16th at the tick its clock follower predicts) the same run
+measures the engine with --on-tick (sends when the pulse arrives) and bench/jack_echo.py, a
+trivial client answering each 16th's pulse: the floor of two JACK hops.
 """
 
 import argparse
@@ -85,21 +88,41 @@ def internal(model, bpm, bars):
     return summary(errors_ms(port.times, sink.grid)), cpu
 
 
-def external(model, bpm, bars, backend):
+def start_echo(daw):
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "jack_echo.py"), daw.clock_name, daw.in_name],
+                            stdout=subprocess.PIPE, text=True)
+    assert "playing" in proc.stdout.readline()
+    time.sleep(0.3)
+    return proc
+
+
+def external(model, bpm, bars, backend, mode="engine"):
+    """mode: "engine" (predicted ticks), "on_tick" (the engine with --on-tick) or "echo" (the floor)."""
     from tests.daw import FakeDaw, start_engine
 
-    daw = FakeDaw(backend, f"bench{int(bpm)}")
-    eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name], model)
+    echo = mode == "echo"
+    daw = FakeDaw(backend, f"bench{int(bpm)}{mode[0]}")
+    if echo:
+        eng = start_echo(daw)
+    else:
+        extra = ["--on-tick"] if mode == "on_tick" else []
+        eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, *extra], model)
     try:
         daw.start()
         daw.clock(bars * 16, bpm=bpm)
         daw.send("stop")
         time.sleep(0.3)
-        return summary(errors_ms([t for t, _ in daw.note_ons()], daw.pulses[::6]))
+        result = summary(errors_ms([t for t, _ in daw.note_ons()], daw.pulses[::6]))
     finally:
         eng.terminate()
-        eng.communicate(timeout=10)
+        out = eng.communicate(timeout=10)[0]
         daw.close()
+    if echo:
+        result["sent"] = bars * 16
+    else:  # "live-biaxial: N 16ths, M notes, ..."
+        line = [ln for ln in out.splitlines() if " notes, " in ln][-1]
+        result["sent"] = int(line.split(" notes, ")[0].rsplit(" ", 1)[1])
+    return result
 
 
 def main():
@@ -128,10 +151,13 @@ def main():
                 for bpm in (120, 300):
                     err, cpu = internal(args.model, bpm, args.bars)
                     result["runs"][f"internal_{bpm}bpm_{load}"] = {**err, "engine_cpu_share": cpu}
-                    result["runs"][f"external_jack_{bpm}bpm_{load}"] = external(args.model, bpm, args.bars, backend)
-                    for kind in ("internal", "external_jack"):
+                    for mode, kind in (("engine", "external_jack"), ("on_tick", "external_jack_on_tick"),
+                                       ("echo", "echo_jack")):
+                        result["runs"][f"{kind}_{bpm}bpm_{load}"] = external(args.model, bpm, args.bars, backend, mode)
+                    for kind in ("internal", "external_jack", "external_jack_on_tick", "echo_jack"):
                         r = result["runs"][f"{kind}_{bpm}bpm_{load}"]
-                        print(f"{kind:14s} {bpm:3d} BPM {load:9s} n {r['n']:4d}  p50 {r['p50_ms']:6.3f} ms  "
+                        got = f"{r['n']:4d}/{r['sent']:<4d}" if "sent" in r else f"{r['n']:4d}     "
+                        print(f"{kind:22s} {bpm:3d} BPM {load:9s} notes {got} p50 {r['p50_ms']:6.3f} ms  "
                               f"p99 {r['p99_ms']:6.3f} ms  max {r['max_ms']:6.3f} ms", flush=True)
             finally:
                 if hog:

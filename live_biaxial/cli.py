@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--density", type=float, default=0.0, help="added to every play logit: -4 sparser .. +4 denser")
     p.add_argument("--offset-ms", type=float, default=0.0, help="shift notes against the clock; negative = early")
+    p.add_argument("--on-tick", action="store_true",
+                   help="with --clock-in: send each 16th when its clock pulse arrives, not at its predicted time")
     p.add_argument("--record", help="save what was played (and the human input) to this MIDI file")
     p.add_argument("--bars", type=int, default=0, help="stop after this many bars (0 = until stopped)")
     p.add_argument("--seed", type=int, default=0)

@@ -13,6 +13,9 @@ from typing import Protocol
 
 PPQN = 24
 PULSES_PER_16TH = PPQN // 4
+LOCK_PULSES = PPQN  # pulses averaged before the clock follower predicts (one beat)
+# a pulse further than this from the prediction means the tempo jumped: the follower locks again
+RELOCK_SHARE, RELOCK_MIN_S = 0.15, 0.0015
 
 
 class ClockSink(Protocol):
@@ -100,19 +103,32 @@ class InternalClock:
 
 
 class MidiClockFollower:
-    """Follows a DAW's MIDI clock from an input port's callback.
+    """Follows a DAW's MIDI clock from an input port.
 
-    Tempo is estimated from the pulse intervals (an exponential moving average); a watchdog
-    pauses the sink (which releases its notes) when pulses stop arriving while playing, and
-    the next pulse resumes it. The sink is told when the next pulse is predicted (from the
-    smoothed tempo), so that it can play early against the clock.
+    The pulse times are filtered by a delay-locked loop (a second-order DLL, as JACK and Ableton
+    Link filter time): it predicts when the next pulse will come, so the engine can send a 16th
+    on its predicted tick instead of after it arrives (free of the MIDI driver's jitter), and it
+    gives a smooth tempo. A pulse that comes about two or three intervals after the last one means
+    pulses were lost on the way (JACK drops a cycle's MIDI when a client is late): the missing
+    pulses are counted, so the engine's 16th grid does not slip; if the "lost" pulse then comes
+    right after (it was only late), it is not counted twice. A pulse far from its prediction
+    (a tempo jump) starts the lock again: no predictions (the engine plays on the tick) until a
+    beat of pulses has given the new tempo. A watchdog pauses the sink (which
+    releases its notes) when pulses stop arriving while playing; the next pulse resumes it.
     """
 
-    def __init__(self, sink: ClockSink, dropout_s: float = 0.25):
+    def __init__(self, sink: ClockSink, dropout_s: float = 0.25, bandwidth: float = 0.01):
         self.sink = sink
         self.dropout_s = dropout_s
-        self.interval: float | None = None  # smoothed seconds per pulse
-        self.last_pulse: float | None = None
+        # DLL gains for a bandwidth given as a fraction of the pulse rate (0.01: settles in ~16 pulses)
+        omega = 2 * 3.141592653589793 * bandwidth
+        self.b, self.c = 1.4142135623730951 * omega, omega * omega
+        self.interval: float | None = None  # filtered seconds per pulse
+        self.predicted: float | None = None  # filtered time of the next pulse
+        self.last_pulse: float | None = None  # when the last pulse was seen
+        self.lost_pulses = 0
+        self._count, self._first = 0, 0.0  # pulses since locking began, and its first pulse's time
+        self._owed = 0  # pulses counted as lost at the last pulse (a late one shows up right after)
         self.running = False
         self.dropped = False
         self._lock = threading.Lock()
@@ -124,22 +140,11 @@ class MidiClockFollower:
     def bpm(self) -> float | None:
         return 60.0 / (self.interval * PPQN) if self.interval else None
 
-    def __call__(self, msg) -> None:  # the input port's callback
-        t = time.perf_counter()
+    def __call__(self, msg, t: float | None = None) -> None:  # the input port's callback
+        t = time.perf_counter() if t is None else t
         with self._lock:
             if msg.type == "clock":
-                if self.last_pulse is not None and not self.dropped:
-                    dt = t - self.last_pulse
-                    if self.interval is None:
-                        self.interval = dt
-                    elif dt < 4 * self.interval:  # ignore the gap of a dropout
-                        self.interval += 0.1 * (dt - self.interval)
-                self.last_pulse = t
-                if self.running:
-                    if self.dropped:
-                        self.dropped = False
-                        self.sink.continue_(t)
-                    self.sink.pulse(t, t + self.interval if self.interval else None)
+                self._pulse(t)
             elif msg.type == "start":
                 self.running, self.dropped = True, False
                 self.sink.start(0, t)
@@ -151,6 +156,58 @@ class MidiClockFollower:
                 self.sink.stop()
             elif msg.type == "songpos":  # Song Position Pointer counts 16ths (MIDI beats)
                 self.sink.locate(msg.pos)
+
+    def _pulse(self, t: float) -> None:
+        missed = 0
+        if self.last_pulse is None or self.dropped or (self.interval and t - self.last_pulse >= 4 * self.interval):
+            self._relock(t)
+        elif self._owed and t - self.last_pulse < 0.5 * self.interval:  # the "lost" one was only late:
+            self._owed -= 1  # this pulse was counted already
+            self.lost_pulses -= 1
+            self.last_pulse = t
+            return
+        elif self.predicted is None:  # locking: the mean interval since the first pulse
+            if self._count >= 3 and 1.8 <= (t - self.last_pulse) / self.interval <= 2.2:
+                missed = 1  # two intervals since the last one: one lost
+                self.lost_pulses += 1
+            self._count += 1 + missed
+            if self._count < LOCK_PULSES:
+                self.interval = (t - self._first) / self._count
+            else:  # locked: from here on the DLL filters
+                self.predicted = t + self.interval
+        else:
+            err = t - self.predicted
+            k = round(err / self.interval)
+            if 1 <= k <= 2 and abs(err - k * self.interval) < RELOCK_SHARE * self.interval:
+                missed, err = k, err - k * self.interval  # right where the pulse after would be: lost
+            if abs(err) > max(RELOCK_SHARE * self.interval, RELOCK_MIN_S):  # a tempo jump, or a late pulse
+                missed = 0
+                self._relock(t)
+            else:
+                now = self.predicted + missed * self.interval  # when the DLL expected this pulse
+                self.predicted = now + self.interval + self.b * err
+                self.interval += self.c * err
+                self.lost_pulses += missed
+        self._owed = missed
+        self.last_pulse = t
+        if not self.running:
+            return
+        if self.dropped:
+            self.dropped = False
+            self.sink.continue_(t)
+        if self.predicted is None:  # not locked yet: no prediction, the engine plays on the tick
+            for k in range(missed, 0, -1):
+                self.sink.pulse(t - k * self.interval, None)
+            self.sink.pulse(t, None)
+            return
+        now = self.predicted - self.interval
+        for k in range(missed, 0, -1):  # the lost ones first, so the 16th count stays right
+            self.sink.pulse(now - k * self.interval, now - (k - 1) * self.interval)
+        self.sink.pulse(now, self.predicted)
+
+    def _relock(self, t: float) -> None:
+        """Forget the phase (no predictions) and measure the tempo again from this pulse."""
+        self._count, self._first, self.predicted = 0, t, None
 
     def _watch(self) -> None:
         while not self._watch_stop.wait(0.02):

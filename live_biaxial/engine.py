@@ -18,7 +18,7 @@ from typing import Callable
 import mido
 import numpy as np
 
-from .clock import PULSES_PER_16TH, sleep_until
+from .clock import PULSES_PER_16TH
 from .controls import Controls
 from .generation import AntiSilence, seed_step
 from .representation import LOW_NOTE, N_NOTES, PLAY
@@ -27,11 +27,15 @@ from .representation import LOW_NOTE, N_NOTES, PLAY
 class Engine:
     def __init__(self, cell, port, controls: Controls | None = None, offset_s: float = 0.0,
                  recorder=None, seed: int = 0, on_bar: Callable[[dict], None] | None = None,
-                 burst_limit: int = 0, burst_gap_s: float = 0.0007):
+                 burst_limit: int = 0, burst_gap_s: float = 0.0007, send_early: bool = False):
         self.cell = cell
         self.port = port
         self.controls = controls or Controls()
         self.offset_s = offset_s
+        # Send each 16th at its predicted tick, or on the tick if that comes first: a negative
+        # offset, or (send_early) a clock that predicts its ticks well (the MIDI clock follower's
+        # DLL), so the notes do not wait for the tick to come through the MIDI driver.
+        self._early = offset_s < 0 or (send_early and offset_s == 0)
         self.recorder = recorder
         self.on_bar = on_bar
         self.rng = np.random.default_rng(seed)
@@ -67,10 +71,16 @@ class Engine:
         self.burst_limit, self.burst_gap_s = burst_limit, burst_gap_s
         self._sender: queue.Queue | None = None
         self._scheduled = -1  # the last 16th already queued to be sent early
+        self._early_chunks: list = []  # its chunks: [when, epoch, msgs, sent]
         self._next_tick: float | None = None
         self._epoch = 0  # bumped by release_all: queued chunks of an older epoch are dropped
         self._prepared_for: int | None = None
         self._want = 0  # the 16th the worker should prepare
+        self._delay = 0.0  # and how long it waits before it starts
+        # The step is a few ms of computation; started right on the tick, it delayed the notes just
+        # sent in the MIDI driver (on JACK at 32-frame periods, by up to 4 ms: bench_timing.py).
+        # So it starts this share of a 16th after the tick, which still leaves most of the 16th.
+        self.quiet_share = 0.25
         self._work = threading.Event()
         self._ready = threading.Event()
         self._closing = False
@@ -83,7 +93,7 @@ class Engine:
         self._prepare(0)
         self._ready.set()
         threading.Thread(target=self._worker, name="model-step", daemon=True).start()
-        if offset_s or burst_limit:
+        if offset_s or burst_limit or self._early:
             self._sender = queue.Queue()
             threading.Thread(target=self._send_loop, name="note-sender", daemon=True).start()
 
@@ -130,6 +140,7 @@ class Engine:
             on_boundary = self.pulses % PULSES_PER_16TH == 0
             self.pulses += 1
             if not on_boundary:
+                self._retime(t, next_t)
                 return
             dt16 = (next_t - t) * PULSES_PER_16TH if next_t else None
             if dt16 is not None:
@@ -140,24 +151,26 @@ class Engine:
                     self.sixteenth += 1
                     self._request()
                     return
-            msgs = self._messages()
-            if self.offset_s > 0:
-                self._queue(t + self.offset_s, msgs)
-            elif self._scheduled != self.sixteenth:
-                self._send_now(msgs)  # not sent early (first 16th, or no tempo yet): play on the tick
+            if self._scheduled == self.sixteenth:
+                self._flush_early()  # queued to go at its predicted tick: whatever has not gone, goes now
+            elif self.offset_s > 0:
+                self._queue(t + self.offset_s, self._messages())
+            else:
+                self._send_now(self._messages())  # not sent early (first 16th, or no tempo yet): play on the tick
             played = self.sixteenth
             self.history.append((played, self.next_notes[:, 0] > 0.5, self.human_held.copy()))
             self.sixteenth += 1
             self._next_tick = t + dt16 if dt16 is not None else None  # predicted, for early sending
-            self._request()
+            self._request(delay=self.quiet_share * dt16 if dt16 is not None else 0.0)
             if (played + 1) % 16 == 0:
                 self._bar_done(played // 16 + 1)
 
     # ---- the worker ------------------------------------------------------------------------
-    def _request(self) -> None:
-        """Ask the worker for the step of ``self.sixteenth`` (called with the lock held)."""
+    def _request(self, delay: float = 0.0) -> None:
+        """Ask the worker for the step of ``self.sixteenth``, to start after ``delay`` seconds
+        (called with the lock held)."""
         self._ready.clear()
-        self._want = self.sixteenth
+        self._want, self._delay = self.sixteenth, delay
         self._work.set()
 
     def _worker(self) -> None:
@@ -166,21 +179,43 @@ class Engine:
             self._work.clear()
             if self._closing:
                 return
+            if self._delay:  # let the notes just sent get through the MIDI driver first
+                time.sleep(self._delay)
             want = self._want
             t0 = time.perf_counter()
             self._prepare(want)
             self.step_ms.append((time.perf_counter() - t0) * 1e3)
             if want == self._want:  # else a Start/locate came meanwhile: the loop runs again
-                if self.offset_s < 0:
+                if self._early:
                     self._queue_early(want)
                 self._ready.set()
 
     def _queue_early(self, sixteenth: int) -> None:
-        """Negative offset: the prepared 16th goes out offset_s before its predicted tick."""
+        """The prepared 16th goes out at its predicted tick (offset_s before it, if negative)."""
         with self.lock:
             if self.playing and self._next_tick is not None and sixteenth == self.sixteenth:
-                self._queue(self._next_tick + self.offset_s, self._messages())
+                self._early_chunks = self._queue(self._next_tick + min(self.offset_s, 0.0), self._messages())
                 self._scheduled = sixteenth
+
+    def _retime(self, t: float, next_t: float | None) -> None:
+        """Each pulse refines the predicted tick of the coming 16th, and the time of what waits for it
+        (a tempo that jumped means no prediction: it waits for the tick itself)."""
+        left = PULSES_PER_16TH - (self.pulses - 1) % PULSES_PER_16TH  # pulses to the next 16th
+        self._next_tick = t + left * (next_t - t) if next_t is not None else None
+        when = self._next_tick + min(self.offset_s, 0.0) if self._next_tick is not None else float("inf")
+        for k, chunk in enumerate(self._early_chunks):
+            chunk[0] = when + k * self.burst_gap_s
+
+    def _flush_early(self) -> None:
+        """The tick came before the predicted time (the tempo rose): send what is still queued now."""
+        msgs = []
+        for chunk in self._early_chunks:
+            if not chunk[3]:
+                chunk[3] = True
+                msgs += chunk[2]
+        self._early_chunks = []
+        if msgs:
+            self._send_now(msgs)
 
     # ---- notes ---------------------------------------------------------------------------
     def _prepare(self, sixteenth: int) -> None:
@@ -244,21 +279,30 @@ class Engine:
         self._send(msgs[: self.burst_limit])
         self._queue(time.perf_counter() + self.burst_gap_s, msgs[self.burst_limit :])
 
-    def _queue(self, when: float, msgs: list) -> None:
-        """Send at a time: in chunks of burst_limit, a period apart."""
+    def _queue(self, when: float, msgs: list) -> list:
+        """Send at a time: in chunks of burst_limit, a period apart. Returns the chunks."""
         size = self.burst_limit or len(msgs) or 1
-        for k in range(0, len(msgs), size):
-            self._sender.put((when + (k // size) * self.burst_gap_s, self._epoch, msgs[k : k + size]))
+        chunks = [[when + (k // size) * self.burst_gap_s, self._epoch, msgs[k : k + size], False]
+                  for k in range(0, len(msgs), size)]
+        for chunk in chunks:
+            self._sender.put(chunk)
+        return chunks
 
     def _send_loop(self) -> None:
         while True:
             item = self._sender.get()
             if item is None:
                 return
-            when, epoch, msgs = item
-            sleep_until(when)
+            epoch, msgs = item[1], item[2]
+            while not item[3] and epoch == self._epoch:  # its time item[0] may move (_retime) until it goes
+                left = item[0] - time.perf_counter()
+                if left <= 0:
+                    break
+                if left > 0.0004:  # sleep in short slices, spin only the last 0.4 ms (a spin holds the GIL)
+                    time.sleep(min(left - 0.0004, 0.002))
             with self.lock:  # checked under the lock: nothing slips out after a release_all
-                if self.playing and epoch == self._epoch:
+                if self.playing and epoch == self._epoch and not item[3]:
+                    item[3] = True
                     self._send(msgs)
 
     def release_all(self) -> None:

@@ -50,7 +50,7 @@ def run_play(args) -> int:
     quiet = args.quiet or tui
     engine = Engine(cell, out, controls, offset_s=args.offset_ms / 1000.0, recorder=recorder, seed=args.seed,
                     on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)),
-                    burst_limit=6 if b.api == "UNIX_JACK" else 0)
+                    burst_limit=6 if b.api == "UNIX_JACK" else 0, send_early=bool(args.clock_in) and not args.on_tick)
     ins = []
     done = threading.Event()
     watch = _watch_port(out, engine, quiet_lines=tui) if args.port else None
@@ -118,7 +118,8 @@ def run_play(args) -> int:
             print(f"live-biaxial: recorded to {args.record}")
     p50, p99 = engine.latency()
     print(f"live-biaxial: {engine.sixteenth} 16ths, {engine.sent_notes} notes, {engine.late} late steps, "
-          f"step p50 {p50:.2f} ms p99 {p99:.2f} ms")
+          f"step p50 {p50:.2f} ms p99 {p99:.2f} ms" +
+          (f", {follower.lost_pulses} clock pulses lost on the way" if follower and follower.lost_pulses else ""))
     if crashed:
         print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
         return 1

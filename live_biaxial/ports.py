@@ -60,13 +60,63 @@ def open_output(b: mido.Backend, name: str | None):
         raise PortError(f"cannot open output {name or VIRTUAL_NAME!r}: {err}") from err
 
 
-def open_input(b: mido.Backend, name: str, callback=None):
+def open_input(b: mido.Backend, name: str, callback):
+    """An existing input by name; ``callback(msg)`` gets each message. On JACK the port is polled
+    (PolledInput) so that no Python runs in JACK's process thread."""
     try:
-        return b.open_input(find(name, b.get_input_names(), "input"), callback=callback)
+        found = find(name, b.get_input_names(), "input")
+        if b.api == "UNIX_JACK":
+            return PolledInput(found, callback)
+        return b.open_input(found, callback=callback)
     except PortError:
         raise
     except Exception as err:
         raise PortError(f"cannot open input {name!r}: {err}") from err
+
+
+class PolledInput:
+    """A JACK MIDI input read by a thread of ours instead of a callback in JACK's process thread.
+
+    rtmidi runs an input callback inside JACK's realtime process cycle; a Python callback there
+    must first take the GIL, and while it waits the JACK clients after it in the graph miss the
+    cycle: JACK drops that cycle's MIDI (seen as lost clock pulses and notes in
+    bench/bench_timing.py, with "client was not finished" in jackd's log). Here JACK's thread only
+    queues the bytes (rtmidi's C++ queue) and a Python thread polls them every ``poll_s``.
+    """
+
+    def __init__(self, name: str, callback, poll_s: float = 0.0002):
+        import threading
+
+        import rtmidi
+
+        self.name, self.callback, self.poll_s = name, callback, poll_s
+        self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="live-biaxial-in", queue_size_limit=4096)
+        self._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI clock is "timing"
+        self._rt.open_port(self._rt.get_ports().index(name))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"midi-in {name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        get, sleep = self._rt.get_message, time.sleep
+        while not self._stop.is_set():
+            item = get()
+            if item is None:
+                sleep(self.poll_s)
+                continue
+            try:
+                msg = mido.Message.from_bytes(item[0])
+            except ValueError:  # not a MIDI message we know: ignore it, as mido does
+                continue
+            self.callback(msg)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._rt.close_port()
+        self._rt.delete()
 
 
 def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:

@@ -1,7 +1,12 @@
 """The engine's logic on a fake port and a fake clock that runs flat out."""
 
+import time
+
 import mido
+import numpy as np
 import pytest
+
+from live_biaxial.clock import sleep_until
 
 from live_biaxial.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls
 from live_biaxial.engine import Engine, Recorder
@@ -152,3 +157,37 @@ def test_send_clock_passes_start_clock_stop_to_the_port(cell):
     types = [m.type for m in port.sent]
     assert types[0] == "start" and types.count("clock") == 24 and "stop" in types
     assert engine.sixteenth == 4 and not hanging_notes(port.sent)
+
+
+class StampingPort(FakePort):
+    def send(self, msg):
+        super().send(msg)
+        self.times = getattr(self, "times", []) + [(time.perf_counter(), msg)]
+
+
+def play_late_pulses(engine, port, predict):
+    """A clock whose pulses reach the engine 10 ms after their (filtered) time, at 240 BPM; with
+    ``predict`` it passes the next pulse's time, as the MIDI clock follower does once locked.
+    Returns, for each note-on, when it was sent minus its 16th's tick."""
+    dt = 60.0 / (240 * 24)
+    t0 = time.perf_counter() + 0.05
+    engine.start(0, t0)
+    for k in range(12 * 6):
+        tick = t0 + k * dt
+        sleep_until(tick + 0.010)
+        engine.pulse(tick, tick + dt if predict else None)
+    engine.close()
+    ticks = t0 + 6 * dt * np.arange(12)
+    return np.array([t - ticks[ticks <= t + 1e-4][-1] for t, m in port.times if m.type == "note_on"])
+
+
+def test_send_early_plays_on_the_predicted_tick_not_when_the_pulse_arrives(cell):
+    port = StampingPort()
+    lag = play_late_pulses(Engine(cell, port, Controls(density=3.0), send_early=True), port, predict=True)
+    assert len(lag) > 5 and np.median(lag) < 0.005  # sent near the tick, before its pulse arrived
+
+
+def test_without_a_prediction_the_notes_wait_for_the_tick(cell):
+    port = StampingPort()
+    lag = play_late_pulses(Engine(cell, port, Controls(density=3.0), send_early=True), port, predict=False)
+    assert len(lag) > 5 and lag.min() >= 0.010  # a clock that cannot predict (a tempo jump): on the pulse
