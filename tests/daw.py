@@ -12,6 +12,9 @@ from live_biaxial.clock import sleep_until
 sys.setswitchinterval(0.0002)  # the receive callback runs in JACK's thread: let it get the GIL at once
 
 
+_KEEP: list = []  # the DAWs' MIDI inputs, never closed (see FakeDaw.close)
+
+
 class FakeDaw:
     def __init__(self, backend, tag):
         self.clock_name, self.in_name = f"{tag}-clock", f"{tag}-in"
@@ -62,14 +65,20 @@ class FakeDaw:
     def note_ons(self, since=0.0):
         return [(t, m) for t, m in self.received if m.type == "note_on" and m.velocity > 0 and t >= since]
 
-    def close(self):
+    def close(self, unplug=False):
+        """unplug: also remove its input port from JACK (the lost-port test needs that)."""
         self._stop.set()
         self._poller.join()
         self.out.close()
-        # delete, not just close: a MidiIn left alive keeps its JACK client in the graph, and a
-        # client that is late in its cycle makes JACK drop that cycle's MIDI for everyone
-        self.inp.close_port()
-        self.inp.delete()
+        # Not closed: RtMidi's JACK closePort unregisters the port while JACK's process thread may
+        # still read it (a segfault of the test process in CI, session 3). The client stays in the
+        # graph (its process callback is C only, and the test server runs --sync, so a late client
+        # delays a cycle instead of dropping its MIDI); it goes when the test process ends.
+        if unplug:  # the client goes too, so a new one gets the same name (a synth plugged in again)
+            self.inp.close_port()
+            self.inp.delete()
+        else:
+            _KEEP.append(self.inp)
 
 
 def start_engine(args, model):

@@ -169,7 +169,7 @@ def test_a_lost_output_port_is_reported_and_reconnected(jack, tiny_model):
     again = None
     try:
         wait_until(synth.note_ons, 5, "no notes before the port went away")
-        synth.close()  # the synth is unplugged
+        synth.close(unplug=True)  # the synth is unplugged
         time.sleep(2.0)
         assert eng.poll() is None  # still running, waiting for it
         again = FakeDaw(jack, "lostport")  # plugged in again, same name
