@@ -96,6 +96,10 @@ def start_echo(daw):
     return proc
 
 
+# external() modes and their names in the results
+EXTERNAL_KINDS = {"engine": "external_jack", "on_tick": "external_jack_on_tick", "echo": "echo_jack"}
+
+
 def external(model, bpm, bars, backend, mode="engine"):
     """mode: "engine" (predicted ticks), "on_tick" (the engine with --on-tick) or "echo" (the floor)."""
     from tests.daw import FakeDaw, start_engine
@@ -151,10 +155,9 @@ def main():
                 for bpm in (120, 300):
                     err, cpu = internal(args.model, bpm, args.bars)
                     result["runs"][f"internal_{bpm}bpm_{load}"] = {**err, "engine_cpu_share": cpu}
-                    for mode, kind in (("engine", "external_jack"), ("on_tick", "external_jack_on_tick"),
-                                       ("echo", "echo_jack")):
+                    for mode, kind in EXTERNAL_KINDS.items():
                         result["runs"][f"{kind}_{bpm}bpm_{load}"] = external(args.model, bpm, args.bars, backend, mode)
-                    for kind in ("internal", "external_jack", "external_jack_on_tick", "echo_jack"):
+                    for kind in ("internal", *EXTERNAL_KINDS.values()):
                         r = result["runs"][f"{kind}_{bpm}bpm_{load}"]
                         got = f"{r['n']:4d}/{r['sent']:<4d}" if "sent" in r else f"{r['n']:4d}     "
                         print(f"{kind:22s} {bpm:3d} BPM {load:9s} notes {got} p50 {r['p50_ms']:6.3f} ms  "

@@ -7,6 +7,7 @@ An internal clock, a MIDI clock input and (later) Ableton Link are interchangeab
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
@@ -121,8 +122,8 @@ class MidiClockFollower:
         self.sink = sink
         self.dropout_s = dropout_s
         # DLL gains for a bandwidth given as a fraction of the pulse rate (0.01: settles in ~16 pulses)
-        omega = 2 * 3.141592653589793 * bandwidth
-        self.b, self.c = 1.4142135623730951 * omega, omega * omega
+        omega = 2 * math.pi * bandwidth
+        self.b, self.c = math.sqrt(2) * omega, omega * omega
         self.interval: float | None = None  # filtered seconds per pulse
         self.predicted: float | None = None  # filtered time of the next pulse
         self.last_pulse: float | None = None  # when the last pulse was seen
@@ -195,14 +196,10 @@ class MidiClockFollower:
         if self.dropped:
             self.dropped = False
             self.sink.continue_(t)
-        if self.predicted is None:  # not locked yet: no prediction, the engine plays on the tick
-            for k in range(missed, 0, -1):
-                self.sink.pulse(t - k * self.interval, None)
-            self.sink.pulse(t, None)
-            return
-        now = self.predicted - self.interval
+        locked = self.predicted is not None  # else no prediction: the engine plays on the tick
+        now = self.predicted - self.interval if locked else t
         for k in range(missed, 0, -1):  # the lost ones first, so the 16th count stays right
-            self.sink.pulse(now - k * self.interval, now - (k - 1) * self.interval)
+            self.sink.pulse(now - k * self.interval, now - (k - 1) * self.interval if locked else None)
         self.sink.pulse(now, self.predicted)
 
     def _relock(self, t: float) -> None:

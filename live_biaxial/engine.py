@@ -13,6 +13,7 @@ import collections
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import mido
@@ -22,6 +23,15 @@ from .clock import PULSES_PER_16TH
 from .controls import Controls
 from .generation import AntiSilence, seed_step
 from .representation import LOW_NOTE, N_NOTES, PLAY
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Messages for the sender thread to send at ``when`` (which may move until they go)."""
+    when: float
+    epoch: int  # release_all's count when queued: a chunk of an older epoch is dropped
+    msgs: list
+    sent: bool = False
 
 
 class Engine:
@@ -71,7 +81,7 @@ class Engine:
         self.burst_limit, self.burst_gap_s = burst_limit, burst_gap_s
         self._sender: queue.Queue | None = None
         self._scheduled = -1  # the last 16th already queued to be sent early
-        self._early_chunks: list = []  # its chunks: [when, epoch, msgs, sent]
+        self._early_chunks: list[_Chunk] = []  # its chunks
         self._next_tick: float | None = None
         self._epoch = 0  # bumped by release_all: queued chunks of an older epoch are dropped
         self._prepared_for: int | None = None
@@ -140,7 +150,8 @@ class Engine:
             on_boundary = self.pulses % PULSES_PER_16TH == 0
             self.pulses += 1
             if not on_boundary:
-                self._retime(t, next_t)
+                if self._early:
+                    self._retime(t, next_t)
                 return
             dt16 = (next_t - t) * PULSES_PER_16TH if next_t else None
             if dt16 is not None:
@@ -160,7 +171,8 @@ class Engine:
             played = self.sixteenth
             self.history.append((played, self.next_notes[:, 0] > 0.5, self.human_held.copy()))
             self.sixteenth += 1
-            self._next_tick = t + dt16 if dt16 is not None else None  # predicted, for early sending
+            if self._early:
+                self._retime(t, next_t)
             self._request(delay=self.quiet_share * dt16 if dt16 is not None else 0.0)
             if (played + 1) % 16 == 0:
                 self._bar_done(played // 16 + 1)
@@ -204,15 +216,15 @@ class Engine:
         self._next_tick = t + left * (next_t - t) if next_t is not None else None
         when = self._next_tick + min(self.offset_s, 0.0) if self._next_tick is not None else float("inf")
         for k, chunk in enumerate(self._early_chunks):
-            chunk[0] = when + k * self.burst_gap_s
+            chunk.when = when + k * self.burst_gap_s
 
     def _flush_early(self) -> None:
         """The tick came before the predicted time (the tempo rose): send what is still queued now."""
         msgs = []
         for chunk in self._early_chunks:
-            if not chunk[3]:
-                chunk[3] = True
-                msgs += chunk[2]
+            if not chunk.sent:
+                chunk.sent = True
+                msgs += chunk.msgs
         self._early_chunks = []
         if msgs:
             self._send_now(msgs)
@@ -279,10 +291,10 @@ class Engine:
         self._send(msgs[: self.burst_limit])
         self._queue(time.perf_counter() + self.burst_gap_s, msgs[self.burst_limit :])
 
-    def _queue(self, when: float, msgs: list) -> list:
+    def _queue(self, when: float, msgs: list) -> list[_Chunk]:
         """Send at a time: in chunks of burst_limit, a period apart. Returns the chunks."""
         size = self.burst_limit or len(msgs) or 1
-        chunks = [[when + (k // size) * self.burst_gap_s, self._epoch, msgs[k : k + size], False]
+        chunks = [_Chunk(when + (k // size) * self.burst_gap_s, self._epoch, msgs[k : k + size])
                   for k in range(0, len(msgs), size)]
         for chunk in chunks:
             self._sender.put(chunk)
@@ -290,20 +302,19 @@ class Engine:
 
     def _send_loop(self) -> None:
         while True:
-            item = self._sender.get()
-            if item is None:
+            chunk = self._sender.get()
+            if chunk is None:
                 return
-            epoch, msgs = item[1], item[2]
-            while not item[3] and epoch == self._epoch:  # its time item[0] may move (_retime) until it goes
-                left = item[0] - time.perf_counter()
+            while not chunk.sent and chunk.epoch == self._epoch:  # chunk.when may move (_retime) until it goes
+                left = chunk.when - time.perf_counter()
                 if left <= 0:
                     break
                 if left > 0.0004:  # sleep in short slices, spin only the last 0.4 ms (a spin holds the GIL)
                     time.sleep(min(left - 0.0004, 0.002))
             with self.lock:  # checked under the lock: nothing slips out after a release_all
-                if self.playing and epoch == self._epoch and not item[3]:
-                    item[3] = True
-                    self._send(msgs)
+                if self.playing and chunk.epoch == self._epoch and not chunk.sent:
+                    chunk.sent = True
+                    self._send(chunk.msgs)
 
     def release_all(self) -> None:
         """Note-off for every sounding note, then CC 123 on every channel used."""

@@ -77,11 +77,12 @@ def open_input(b: mido.Backend, name: str, callback):
 class PolledInput:
     """A JACK MIDI input read by a thread of ours instead of a callback in JACK's process thread.
 
-    rtmidi runs an input callback inside JACK's realtime process cycle; a Python callback there
-    must first take the GIL, and while it waits the JACK clients after it in the graph miss the
-    cycle: JACK drops that cycle's MIDI (seen as lost clock pulses and notes in
-    bench/bench_timing.py, with "client was not finished" in jackd's log). Here JACK's thread only
-    queues the bytes (rtmidi's C++ queue) and a Python thread polls them every ``poll_s``.
+    rtmidi runs an input callback inside JACK's realtime process cycle, and mido installs a Python
+    one even for a port opened without a callback: it must take the GIL there, so any Python
+    thread of ours could hold up JACK's cycle. Here JACK's thread only queues the bytes (rtmidi's
+    C++ queue) and a Python thread polls them every ``poll_s``. (Measured on the 2-vCPU test VM,
+    this alone did not lower the count of late JACK cycles: the model step's CPU burst was the
+    main cause, see Engine.quiet_share; it keeps the GIL out of the realtime thread all the same.)
     """
 
     def __init__(self, name: str, callback, poll_s: float = 0.0002):
@@ -122,7 +123,6 @@ class PolledInput:
 def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
     b = backend(api)
     return b.get_input_names(), b.get_output_names()
-
 
 
 class PortWatch:

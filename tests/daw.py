@@ -9,7 +9,7 @@ import mido
 
 from live_biaxial.clock import sleep_until
 
-sys.setswitchinterval(0.0002)  # the receive callback runs in JACK's thread: let it get the GIL at once
+sys.setswitchinterval(0.0002)  # short GIL slices: the clock and receive threads get in at once
 
 
 _KEEP: list = []  # the DAWs' MIDI inputs, never closed (see FakeDaw.close)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from live_biaxial.clock import sleep_until
-
 from live_biaxial.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls
 from live_biaxial.engine import Engine, Recorder
 from live_biaxial.model_file import Cell
@@ -160,9 +159,13 @@ def test_send_clock_passes_start_clock_stop_to_the_port(cell):
 
 
 class StampingPort(FakePort):
+    def __init__(self):
+        super().__init__()
+        self.times = []  # (perf_counter at send, message)
+
     def send(self, msg):
         super().send(msg)
-        self.times = getattr(self, "times", []) + [(time.perf_counter(), msg)]
+        self.times.append((time.perf_counter(), msg))
 
 
 def play_late_pulses(engine, port, predict):
