@@ -96,6 +96,8 @@ def start_echo(daw):
     return proc
 
 
+_runs: list[str] = []
+
 # external() modes and their names in the results
 EXTERNAL_KINDS = {"engine": "external_jack", "on_tick": "external_jack_on_tick", "echo": "echo_jack"}
 
@@ -105,7 +107,8 @@ def external(model, bpm, bars, backend, mode="engine"):
     from tests.daw import FakeDaw, start_engine
 
     echo = mode == "echo"
-    daw = FakeDaw(backend, f"bench{int(bpm)}{mode[0]}")
+    _runs.append(mode)  # a fresh port name per run: the fake DAWs' inputs stay open (tests/daw.py)
+    daw = FakeDaw(backend, f"bench{len(_runs)}{mode}")
     if echo:
         eng = start_echo(daw)
     else:
@@ -160,6 +163,9 @@ def main():
                     for kind in ("internal", *EXTERNAL_KINDS.values()):
                         r = result["runs"][f"{kind}_{bpm}bpm_{load}"]
                         got = f"{r['n']:4d}/{r['sent']:<4d}" if "sent" in r else f"{r['n']:4d}     "
+                        if not r["n"]:
+                            print(f"{kind:22s} {bpm:3d} BPM {load:9s} notes {got} (none arrived)", flush=True)
+                            continue
                         print(f"{kind:22s} {bpm:3d} BPM {load:9s} notes {got} p50 {r['p50_ms']:6.3f} ms  "
                               f"p99 {r['p99_ms']:6.3f} ms  max {r['max_ms']:6.3f} ms", flush=True)
             finally:

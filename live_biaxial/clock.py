@@ -112,9 +112,11 @@ class MidiClockFollower:
     gives a smooth tempo. A pulse that comes about two or three intervals after the last one means
     pulses were lost on the way (JACK drops a cycle's MIDI when a client is late): the missing
     pulses are counted, so the engine's 16th grid does not slip; if the "lost" pulse then comes
-    right after (it was only late), it is not counted twice. A pulse far from its prediction
-    (a tempo jump) starts the lock again: no predictions (the engine plays on the tick) until a
-    beat of pulses has given the new tempo. A watchdog pauses the sink (which
+    right after (it was only late), it is not counted twice. A pulse right on the heels of one
+    that came on time is a copy (JACK repeats a cycle's MIDI when a client was late): it is
+    ignored and counted as doubled. One pulse far from its prediction (a late JACK cycle) is let
+    pass; two in a row (a tempo jump) start the lock again: no predictions (the engine plays on
+    the tick) until a beat of pulses has given the new tempo. A watchdog pauses the sink (which
     releases its notes) when pulses stop arriving while playing; the next pulse resumes it.
     """
 
@@ -128,8 +130,11 @@ class MidiClockFollower:
         self.predicted: float | None = None  # filtered time of the next pulse
         self.last_pulse: float | None = None  # when the last pulse was seen
         self.lost_pulses = 0
+        self.doubled_pulses = 0  # copies of a pulse, ignored
         self._count, self._first = 0, 0.0  # pulses since locking began, and its first pulse's time
         self._owed = 0  # pulses counted as lost at the last pulse (a late one shows up right after)
+        self._on_time = False  # the last pulse came where the DLL predicted it
+        self._strayed = False  # the last pulse was far from its prediction (a second one relocks)
         self.running = False
         self.dropped = False
         self._lock = threading.Lock()
@@ -159,13 +164,18 @@ class MidiClockFollower:
                 self.sink.locate(msg.pos)
 
     def _pulse(self, t: float) -> None:
-        missed = 0
-        if self.last_pulse is None or self.dropped or (self.interval and t - self.last_pulse >= 4 * self.interval):
+        missed, on_time = 0, False
+        gap = t - self.last_pulse if self.last_pulse is not None else None
+        if gap is None or self.dropped or (self.interval and gap >= 4 * self.interval):
             self._relock(t)
-        elif self._owed and t - self.last_pulse < 0.5 * self.interval:  # the "lost" one was only late:
+        elif self._owed and gap < (1 - RELOCK_SHARE) * self.interval:  # the "lost" one was only late:
             self._owed -= 1  # this pulse was counted already
             self.lost_pulses -= 1
-            self.last_pulse = t
+            self.last_pulse, self._on_time = t, False
+            return
+        elif self._on_time and gap < RELOCK_SHARE * self.interval:  # a copy of the pulse just seen
+            self.doubled_pulses += 1
+            self._on_time = False  # (the last pulse's time stays the original's)
             return
         elif self.predicted is None:  # locking: the mean interval since the first pulse
             if self._count >= 3 and 1.8 <= (t - self.last_pulse) / self.interval <= 2.2:
@@ -181,15 +191,22 @@ class MidiClockFollower:
             k = round(err / self.interval)
             if 1 <= k <= 2 and abs(err - k * self.interval) < RELOCK_SHARE * self.interval:
                 missed, err = k, err - k * self.interval  # right where the pulse after would be: lost
-            if abs(err) > max(RELOCK_SHARE * self.interval, RELOCK_MIN_S):  # a tempo jump, or a late pulse
+            off_grid = abs(err) > max(RELOCK_SHARE * self.interval, RELOCK_MIN_S)
+            if off_grid and self._strayed:  # two in a row: a tempo jump (a late pulse is one)
                 missed = 0
                 self._relock(t)
+            elif off_grid:  # one late pulse (a late JACK cycle): keep the lock, ignore its error
+                self._strayed = True
+                self.predicted += (missed + 1) * self.interval
+                self.lost_pulses += missed
             else:
+                self._strayed = False
                 now = self.predicted + missed * self.interval  # when the DLL expected this pulse
                 self.predicted = now + self.interval + self.b * err
                 self.interval += self.c * err
                 self.lost_pulses += missed
-        self._owed = missed
+                on_time = not missed
+        self._owed, self._on_time = missed, on_time
         self.last_pulse = t
         if not self.running:
             return
@@ -204,7 +221,7 @@ class MidiClockFollower:
 
     def _relock(self, t: float) -> None:
         """Forget the phase (no predictions) and measure the tempo again from this pulse."""
-        self._count, self._first, self.predicted = 0, t, None
+        self._count, self._first, self.predicted, self._strayed = 0, t, None, False
 
     def _watch(self) -> None:
         while not self._watch_stop.wait(0.02):

@@ -66,7 +66,7 @@ def run_play(args) -> int:
             ins.append(open_input(b, args.input, callback=engine.human))
         if args.clock_in:
             follower = MidiClockFollower(engine)
-            ins.append(open_input(b, args.clock_in, callback=follower))
+            ins.append(open_input(b, args.clock_in, callback=follower, stamped=True))
         print(f"live-biaxial: playing {cell.path.name} to {out.name!r}" +
               (f", following the clock of {ins[-1].name!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
               flush=True)
@@ -119,7 +119,8 @@ def run_play(args) -> int:
     p50, p99 = engine.latency()
     print(f"live-biaxial: {engine.sixteenth} 16ths, {engine.sent_notes} notes, {engine.late} late steps, "
           f"step p50 {p50:.2f} ms p99 {p99:.2f} ms" +
-          (f", {follower.lost_pulses} clock pulses lost on the way" if follower and follower.lost_pulses else ""))
+          (f", {follower.lost_pulses} clock pulses lost on the way" if follower and follower.lost_pulses else "") +
+          (f", {follower.doubled_pulses} doubled" if follower and follower.doubled_pulses else ""))
     if crashed:
         print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
         return 1
