@@ -103,3 +103,18 @@ def test_resume_with_a_new_learning_rate_and_the_runs_own_settings(midi_folder, 
     assert blob["step"] == 4
     assert blob["train_config"]["lr"] == 1e-4
     assert all(g["lr"] == 1e-4 for g in blob["optimizer"]["param_groups"])
+
+
+def test_resume_with_longer_segments_fine_tunes_on_them(midi_folder, tmp_path):
+    import torch
+
+    run = tmp_path / "run"
+    assert run_cli("train", midi_folder, "--out", run, "--batches", "2", *TINY).returncode == 0
+    i = TINY.index("--batch-size")
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "3", "--resume", *TINY[:i],
+                "--batch-size", "1", "--segment-steps", "64")
+    assert r.returncode == 0, r.stderr
+    blob = torch.load(run / "last.pt", weights_only=False)
+    assert blob["step"] == 3
+    assert (blob["train_config"]["segment_steps"], blob["train_config"]["batch_size"]) == (64, 1)
+    assert metrics(run)[-1]["step"] == 3

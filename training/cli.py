@@ -18,8 +18,10 @@ def add_train_args(p) -> None:
     p.add_argument("--out", default="runs/default", help="run folder: checkpoints, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--batches", type=int, default=TrainConfig.batches)
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--segment-steps", type=int, default=TrainConfig.segment_steps)
+    p.add_argument("--batch-size", type=int, help=f"segments per batch (default {TrainConfig.batch_size}; "
+                   "with --resume: the run's, or this for the rest of it)")
+    p.add_argument("--segment-steps", type=int, help=f"steps per segment (default {TrainConfig.segment_steps}; "
+                   "with --resume: the run's, or this for the rest of it, e.g. longer segments to fine-tune)")
     p.add_argument("--optimizer", choices=["adam", "adadelta"], default=TrainConfig.optimizer)
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--new-lr", type=float, help="with --resume: go on at this learning rate (a decay step)")
@@ -45,25 +47,27 @@ def run_train(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    segment_steps, steps_per_beat = args.segment_steps, args.steps_per_beat
-    if args.resume:  # the run's own grid and segment length, whatever the command line's defaults say
+    segment_steps, steps_per_beat = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat
+    # with --resume: the run's own grid, and its segments unless the command line changes them
+    changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps)) if v}
+    if args.resume:
         from . import checkpoint
 
         blob = checkpoint.load(Path(args.out) / "last.pt")
-        segment_steps = blob["train_config"]["segment_steps"]
+        segment_steps = args.segment_steps or blob["train_config"]["segment_steps"]
         steps_per_beat = blob["model_config"]["steps_per_beat"]
         del blob
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
     model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat)
     cfg = TrainConfig(
-        batch_size=args.batch_size, segment_steps=args.segment_steps, optimizer=args.optimizer, lr=args.lr,
+        batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
         transpose=args.transpose, batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
     )
     try:
         last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device,
-                     new_lr=args.new_lr)
+                     new_lr=args.new_lr, resume_changes=changes)
     except KeyboardInterrupt:
         return 130
     print(json.dumps(last))

@@ -110,10 +110,13 @@ def train(
     device: str = "auto",
     log=print,
     new_lr: float | None = None,
+    resume_changes: dict | None = None,
 ) -> dict:
     """Train; returns the last metrics. Ctrl-C saves a checkpoint before leaving.
 
-    ``new_lr`` (with resume): go on at this learning rate, a manual decay step (Adam only)."""
+    ``new_lr`` (with resume): go on at this learning rate, a manual decay step (Adam only).
+    ``resume_changes`` (with resume): TrainConfig fields changed for the rest of the run (e.g. longer
+    segments to fine-tune); the checkpoint records the new values."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1 and not dist.is_initialized():
@@ -131,7 +134,7 @@ def train(
     if resume:
         blob = checkpoint.load(last_path)
         model_config = ModelConfig.from_dict(blob["model_config"])
-        cfg = dataclasses.replace(TrainConfig(**blob["train_config"]), batches=cfg.batches)
+        cfg = dataclasses.replace(TrainConfig(**blob["train_config"]), batches=cfg.batches, **(resume_changes or {}))
         if new_lr is not None:
             cfg = dataclasses.replace(cfg, lr=new_lr)
         start_step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
