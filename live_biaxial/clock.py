@@ -191,14 +191,12 @@ class MidiClockFollower:
             k = round(err / self.interval)
             if 1 <= k <= 2 and abs(err - k * self.interval) < RELOCK_SHARE * self.interval:
                 missed, err = k, err - k * self.interval  # right where the pulse after would be: lost
-            off_grid = abs(err) > max(RELOCK_SHARE * self.interval, RELOCK_MIN_S)
+            off_grid = abs(err) > max(RELOCK_SHARE * self.interval, RELOCK_MIN_S)  # (never with missed)
             if off_grid and self._strayed:  # two in a row: a tempo jump (a late pulse is one)
-                missed = 0
                 self._relock(t)
             elif off_grid:  # one late pulse (a late JACK cycle): keep the lock, ignore its error
                 self._strayed = True
-                self.predicted += (missed + 1) * self.interval
-                self.lost_pulses += missed
+                self.predicted += self.interval
             else:
                 self._strayed = False
                 now = self.predicted + missed * self.interval  # when the DLL expected this pulse
