@@ -52,6 +52,19 @@ def jack_like(ideal, period_s=32 / 48000, seed=0):
     return seen + rng.uniform(0, 0.0002, len(ideal))
 
 
+def pulses_at(bpm, n):
+    """(interval, ideal pulse times, what a JACK client sees) for n pulses from t = 1 s."""
+    interval = 60.0 / (bpm * 24)
+    ideal = 1.0 + interval * np.arange(n)
+    return interval, ideal, jack_like(ideal)
+
+
+def assert_sixteenths_on_time(sink, ideal):
+    """Every 6th pulse the sink saw (a 16th) lands at its own time, not a pulse early or late."""
+    sixteenths = np.array([t for t, _ in sink.pulses[::6]])
+    assert np.abs(sixteenths - ideal[::6]).max() < 2e-3
+
+
 def test_predictions_filter_out_the_drivers_jitter():
     interval = 60.0 / (120 * 24)
     ideal = 1.0 + interval * np.arange(400)
@@ -71,16 +84,13 @@ def test_predictions_filter_out_the_drivers_jitter():
 
 
 def test_a_lost_pulse_is_counted_so_the_grid_does_not_slip():
-    interval = 60.0 / (300 * 24)
-    ideal = 1.0 + interval * np.arange(240)
-    seen = jack_like(ideal)
+    _, ideal, seen = pulses_at(300, 240)
     kept = np.delete(seen, [100, 170])  # two pulses dropped on the way
     follower, sink = follow(kept)
     assert follower.lost_pulses == 2
     assert len(sink.pulses) == 240  # the sink saw as many pulses as the DAW sent
     # every 6th pulse (a 16th) still lands at its own time, not one pulse later
-    sixteenths = np.array([t for t, _ in sink.pulses[::6]])
-    assert np.abs(sixteenths - ideal[::6]).max() < 2e-3
+    assert_sixteenths_on_time(sink, ideal)
 
 
 def test_a_tempo_jump_locks_again_and_then_predicts_the_new_tempo():
@@ -118,9 +128,7 @@ def test_stop_and_song_position_reach_the_sink():
 
 
 def test_a_late_pulse_is_not_counted_twice():
-    interval = 60.0 / (300 * 24)
-    ideal = 1.0 + interval * np.arange(240)
-    seen = jack_like(ideal)
+    interval, ideal, seen = pulses_at(300, 240)
     seen[100] += 0.8 * interval  # held up on the way: it comes just before the next one
     follower, sink = follow(seen)
     assert len(sink.pulses) == 240 and follower.lost_pulses == 0
@@ -133,14 +141,11 @@ def test_a_pulse_lost_while_locking_is_counted_too():
     ideal = 1.0 + interval * np.arange(120)
     follower, sink = follow(np.delete(jack_like(ideal), 10))  # lost in the first beat
     assert follower.lost_pulses == 1 and len(sink.pulses) == 120
-    sixteenths = np.array([t for t, _ in sink.pulses[::6]])
-    assert np.abs(sixteenths - ideal[::6]).max() < 2e-3
+    assert_sixteenths_on_time(sink, ideal)
 
 
 def test_one_late_pulse_keeps_the_lock():
-    interval = 60.0 / (300 * 24)
-    ideal = 1.0 + interval * np.arange(240)
-    seen = jack_like(ideal)
+    _, _, seen = pulses_at(300, 240)
     seen[150] += 0.002  # a late JACK cycle: 2 ms, beyond the relock threshold
     follower, sink = follow(seen)
     assert all(nt is not None for _, nt in sink.pulses[LOCK_PULSES:])  # never back to playing on the tick
@@ -148,20 +153,15 @@ def test_one_late_pulse_keeps_the_lock():
 
 
 def test_a_doubled_pulse_is_not_counted():
-    interval = 60.0 / (300 * 24)
-    ideal = 1.0 + interval * np.arange(240)
-    seen = jack_like(ideal)
+    _, ideal, seen = pulses_at(300, 240)
     doubled = np.insert(seen, 121, seen[120] + 20e-6)  # JACK delivered pulse 120 twice
     follower, sink = follow(doubled)
     assert len(sink.pulses) == 240 and follower.doubled_pulses == 1 and follower.lost_pulses == 0
-    sixteenths = np.array([t for t, _ in sink.pulses[::6]])
-    assert np.abs(sixteenths - ideal[::6]).max() < 2e-3
+    assert_sixteenths_on_time(sink, ideal)
 
 
 def test_a_very_late_pulse_is_not_taken_for_a_lost_one():
-    interval = 60.0 / (300 * 24)
-    ideal = 1.0 + interval * np.arange(240)
-    seen = jack_like(ideal)
+    interval, _, seen = pulses_at(300, 240)
     seen[100] += 0.9 * interval  # where pulse 101 belongs: counted as lost at first...
     seen[101] += 0.5 * interval  # ...but the next one is early for that reading: it was only late
     follower, sink = follow(seen)
