@@ -72,7 +72,7 @@ class Cell:
 
     def describe(self) -> dict:
         m = dict(self.meta)
-        for k in ("time_sizes", "pitch_sizes", "data_summary"):
+        for k in ("time_sizes", "pitch_sizes", "data_summary", "stages"):
             if k in m:
                 m[k] = json.loads(m[k])
         return m

@@ -117,4 +117,6 @@ def test_resume_with_longer_segments_fine_tunes_on_them(midi_folder, tmp_path):
     blob = torch.load(run / "last.pt", weights_only=False)
     assert blob["step"] == 3
     assert (blob["train_config"]["segment_steps"], blob["train_config"]["batch_size"]) == (64, 1)
+    assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32},
+                              {"from_batch": 3, "batch_size": 1, "segment_steps": 64}]
     assert metrics(run)[-1]["step"] == 3

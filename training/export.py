@@ -58,6 +58,7 @@ def export(checkpoint_path: str, out: str | None = None, log=print) -> Path:
         "data_summary": json.dumps(blob.get("data_summary", {})),
         "valid_nll": str(blob.get("best_valid_nll", "")),
         "batches": str(blob["step"]),
+        "stages": json.dumps(blob.get("stages", [])),
         "checkpoint_sha256": checkpoint.file_hash(blob["path"]),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -1,7 +1,8 @@
 """Write exported/MODEL_CARD.md for an exported model from its run folder (metrics.jsonl + checkpoint).
 
 live-biaxial stats --data ../shared/data/jsb-chorales/Jsb16thSeparated.json --json runs/small/stats.json
-python -m training.model_card runs/small exported/default.onnx runs/small/stats.json
+live-biaxial eval runs/small/best.pt --data ../shared/data/jsb-chorales/Jsb16thSeparated.json --split valid --json runs/small/eval.json
+python -m training.model_card runs/small exported/default.onnx runs/small/stats.json runs/small/eval.json
 """
 
 import json
@@ -24,7 +25,47 @@ def stats_section(stats_json: str | None) -> str:
             f"longest silence at most a bar): {verdict}.\n\n```\n{table(r)}\n```\n")
 
 
-def main(run: str, model: str, stats_json: str | None = None) -> None:
+def stages_text(meta: dict, data: dict) -> str:
+    """'batches of 10 segments x 128 steps', or each stage when the run changed its segments."""
+    stages = meta.get("stages") or [{"from_batch": 1, "batch_size": 10, "segment_steps": 128}]
+    ends = [s["from_batch"] - 1 for s in stages[1:]] + [int(meta["batches"])]
+    parts = [f"batches {s['from_batch']}-{end}: {s['batch_size']} segments x {s['segment_steps']} steps"
+             for s, end in zip(stages, ends)]
+    if len(stages) == 1:
+        return f"batches of {stages[0]['batch_size']} segments x {stages[0]['segment_steps']} steps"
+    return ("; ".join(parts) + " (the longer segments fine-tune the time axis against key drift; pieces shorter "
+            f"than a segment are left out of that stage: {data['train']['pieces']} train pieces)")
+
+
+def rebuild_text(meta: dict) -> str:
+    data = "../shared/data/jsb-chorales/Jsb16thSeparated.json"
+    stages = meta.get("stages") or [{"from_batch": 1}]
+    ends = [st["from_batch"] - 1 for st in stages[1:]] + [int(meta["batches"])]
+    first = ["`live-biaxial train {data} --out runs/small --time-sizes 150,150 --pitch-sizes 80,40 "
+             f"--batches {ends[0]}`".replace("{data}", data)]
+    more = [f"`live-biaxial train {data} --out runs/small --resume --batches {end} --batch-size {st['batch_size']} "
+            f"--segment-steps {st['segment_steps']}`" for st, end in zip(stages[1:], ends[1:])]
+    return ", then ".join(first + more) + ", then `live-biaxial export-onnx runs/small/last.pt --out exported/default.onnx`."
+
+
+def eval_text(eval_json: str | None, best: dict) -> str:
+    if not eval_json:
+        return f"best {best['valid_nll']:.3f} (play bits {best['valid_nll_play']:.3f}) at batch {best['step']}."
+    e = json.loads(Path(eval_json).read_text())
+    return (f"this model (batch {e['batch']}) on all {e['pieces']} validation pieces ({e['steps']} steps, "
+            f"`live-biaxial eval`): {e['nll']:.3f} (play bits {e['nll_play']:.3f}), frame accuracy {e['accuracy']:.3f}.")
+
+
+def stage_rows_note(meta: dict) -> str:
+    stages = meta.get("stages") or []
+    if len(stages) < 2:
+        return ""
+    last = stages[-1]
+    return (f"\nRows from batch {last['from_batch']} on are measured during training on the validation pieces of at "
+            f"least {last['segment_steps']} steps only ({meta['data_summary']['valid']['pieces']} pieces).\n")
+
+
+def main(run: str, model: str, stats_json: str | None = None, eval_json: str | None = None) -> None:
     run_dir = Path(run)
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     meta = Cell(model).describe()
@@ -39,28 +80,27 @@ def main(run: str, model: str, stats_json: str | None = None) -> None:
   notes MIDI {meta['note_window']}, {meta['steps_per_beat']} steps per beat (16ths). Format {meta['format']}.
 - **Data**: JSB Chorales, 16th notes, voices separated (re-articulation inferred per voice), the standard split:
   train {data['train']['pieces']} pieces ({data['train']['steps']} steps), validation {data['valid']['pieces']} pieces
-  ({data['valid']['steps']} steps); {data.get('skipped', 0)} piece skipped (shorter than a 128-step segment).
-- **Training**: Adam lr 1e-3, batches of 10 segments x 128 steps, {meta['batches']} batches, about {hours:.1f} h of
+  ({data['valid']['steps']} steps); {data.get('skipped', 0)} pieces skipped (shorter than a
+  {(meta.get('stages') or [{'segment_steps': 128}])[-1]['segment_steps']}-step segment).
+- **Training**: Adam lr 1e-3, {stages_text(meta, data)}; {meta['batches']} batches, about {hours:.1f} h of
   wall-clock training on {platform.machine()} CPU (2 cores shared with development work, 1-2 torch threads).
   Checkpoint sha256 {meta['checkpoint_sha256']}.
 - **Validation** (NLL per 16th-note step, every step of every validation piece; accuracy = frame-level TP/(TP+FP+FN)):
-  best {best['valid_nll']:.3f} (play bits {best['valid_nll_play']:.3f}) at batch {best['step']}.
+  {eval_text(eval_json, best)}
 
 | batch | NLL (play + articulate) | NLL (play) | frame accuracy |
 | --- | --- | --- | --- |
 {rows}
-
+{stage_rows_note(meta)}
 - **Why this size**: at equal wall-clock (44 min, same threads and priority) the default size [300,300]/[100,50]
   reached batch 99 with a training loss of 14.09 while this size reached batch 259 at 8.34: on this machine's CPU
   budget the smaller model learns faster. The default-size run continues from `runs/default` when a GPU or more
   time is available.
-{stats_section(stats_json)}- **Rebuild**: `live-biaxial train ../shared/data/jsb-chorales/Jsb16thSeparated.json --out runs/small
-  --time-sizes 150,150 --pitch-sizes 80,40 --batches {meta['batches']}` then
-  `live-biaxial export-onnx runs/small/best.pt --out exported/default.onnx`.
+{stats_section(stats_json)}- **Rebuild**: {rebuild_text(meta)}
 """
     (Path(model).parent / "MODEL_CARD.md").write_text(card)
     print(card)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -101,6 +101,11 @@ def _interrupt_on_sigterm() -> None:
             pass
 
 
+def _stage(first_batch: int, cfg: TrainConfig) -> dict:
+    """Where the run's segments changed (the checkpoint keeps the list; export and the model card show it)."""
+    return {"from_batch": first_batch, "batch_size": cfg.batch_size, "segment_steps": cfg.segment_steps}
+
+
 def train(
     data: Data,
     out_dir: Path,
@@ -134,10 +139,16 @@ def train(
     if resume:
         blob = checkpoint.load(last_path)
         model_config = ModelConfig.from_dict(blob["model_config"])
-        cfg = dataclasses.replace(TrainConfig(**blob["train_config"]), batches=cfg.batches, **(resume_changes or {}))
+        run_cfg = TrainConfig(**blob["train_config"])
+        cfg = dataclasses.replace(run_cfg, batches=cfg.batches, **(resume_changes or {}))
         if new_lr is not None:
             cfg = dataclasses.replace(cfg, lr=new_lr)
         start_step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
+        stages = blob.get("stages") or [_stage(1, run_cfg)]  # (checkpoints before stages: one stage so far)
+        if (cfg.batch_size, cfg.segment_steps) != (run_cfg.batch_size, run_cfg.segment_steps):
+            stages = [*stages, _stage(start_step + 1, cfg)]
+    else:
+        stages = [_stage(1, cfg)]
     model = BiaxialLSTM(model_config).to(dev)
     if blob is not None:
         model.load_state_dict(blob["model"])
@@ -159,7 +170,7 @@ def train(
             f"{n_params / 1e6:.2f}M parameters, {dev}, {'resuming at batch ' + str(start_step) if resume else 'new'}")
     metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
     seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
-    extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best}  # noqa: E731
+    extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best, "stages": stages}  # noqa: E731
     progress = Progress(cfg.batches)
     _interrupt_on_sigterm()
     val_nll = None
