@@ -65,10 +65,13 @@ def stage_rows_note(meta: dict) -> str:
             f"least {last['segment_steps']} steps only ({meta['data_summary']['valid']['pieces']} pieces).\n")
 
 
-def main(run: str, model: str, stats_json: str | None = None, eval_json: str | None = None) -> None:
+def main(run: str, model: str, stats_json: str | None = None, eval_json: str | None = None,
+         choice_md: str | None = None) -> None:
+    """choice_md: a Markdown bullet on why this checkpoint was chosen, put in as it is."""
     run_dir = Path(run)
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     meta = Cell(model).describe()
+    metrics = [m for m in metrics if m["step"] <= int(meta["batches"])]  # the run may have gone on past this model
     vals = [m for m in metrics if "valid_nll" in m]
     best = min(vals, key=lambda m: m["valid_nll"])
     hours = sum(max(0.0, b["time"] - a["time"]) for a, b in zip(metrics, metrics[1:]) if b["step"] == a["step"] + 1) / 3600
@@ -78,7 +81,8 @@ def main(run: str, model: str, stats_json: str | None = None, eval_json: str | N
 
 - **Architecture**: biaxial LSTM, time axis {meta['time_sizes']}, pitch axis {meta['pitch_sizes']}, dropout 0.5,
   notes MIDI {meta['note_window']}, {meta['steps_per_beat']} steps per beat (16ths). Format {meta['format']}.
-- **Data**: JSB Chorales, 16th notes, voices separated (re-articulation inferred per voice), the standard split:
+- **Data**: JSB Chorales, 16th notes, voices separated (re-articulation inferred per voice), the standard split{
+  ' (as the last stage read it)' if len(meta.get('stages') or []) > 1 else ''}:
   train {data['train']['pieces']} pieces ({data['train']['steps']} steps), validation {data['valid']['pieces']} pieces
   ({data['valid']['steps']} steps); {data.get('skipped', 0)} pieces skipped (shorter than a
   {(meta.get('stages') or [{'segment_steps': 128}])[-1]['segment_steps']}-step segment).
@@ -96,11 +100,11 @@ def main(run: str, model: str, stats_json: str | None = None, eval_json: str | N
   reached batch 99 with a training loss of 14.09 while this size reached batch 259 at 8.34: on this machine's CPU
   budget the smaller model learns faster. The default-size run continues from `runs/default` when a GPU or more
   time is available.
-{stats_section(stats_json)}- **Rebuild**: {rebuild_text(meta)}
+{stats_section(stats_json)}{Path(choice_md).read_text() if choice_md else ''}- **Rebuild**: {rebuild_text(meta)}
 """
     (Path(model).parent / "MODEL_CARD.md").write_text(card)
     print(card)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])
