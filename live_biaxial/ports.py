@@ -100,7 +100,9 @@ class PolledInput:
 
         self.name, self.callback, self.poll_s, self.stamped = name, callback, poll_s, stamped
         self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="live-biaxial-in", queue_size_limit=4096)
-        self._rt.ignore_types(sysex=True, timing=False, active_sense=True)  # MIDI clock is "timing"
+        # Nothing ignored here: rtmidi's time of a message counts from the last one it kept, so a
+        # dropped Active Sensing would put the next stamp early. The callbacks ignore what they don't use.
+        self._rt.ignore_types(sysex=False, timing=False, active_sense=False)
         self._rt.open_port(self._rt.get_ports().index(name))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"midi-in {name}", daemon=True)

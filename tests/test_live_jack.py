@@ -183,3 +183,34 @@ def test_a_lost_output_port_is_reported_and_reconnected(jack, tiny_model):
     assert "went away; notes released" in err and "is back" in err, err
     assert "Traceback" not in err
     assert not hanging_notes(messages(again))
+
+
+def test_clock_input_is_stamped_with_jacks_receive_time_through_active_sensing(jack):
+    """The stamps the clock follower gets are JACK's receive times: 10 ms apart for pulses sent
+    10 ms apart, even with Active Sensing between them (rtmidi times each message from the last
+    one it kept, so an input that dropped those would stamp every pulse ~5 ms early)."""
+    import mido
+
+    from live_biaxial.ports import PolledInput
+
+    out = jack.open_output("stamp-src", virtual=True)
+    stamps = []
+    inp = PolledInput(next(n for n in jack.get_input_names() if "stamp-src" in n),
+                      lambda msg, t: stamps.append(t) if msg.type == "clock" else None, stamped=True)
+    try:
+        time.sleep(0.3)  # JACK wires the connection
+        sent = []
+        for _ in range(30):
+            out.send(mido.Message("clock"))
+            sent.append(time.perf_counter())
+            time.sleep(0.005)
+            out.send(mido.Message.from_bytes([0xFE]))  # Active Sensing, as hardware sends every 300 ms
+            time.sleep(0.005)
+        wait_until(lambda: len(stamps) == 30, 5, "every pulse arrived")
+    finally:
+        inp.close()
+        out.close()
+    gaps = np.diff(stamps) * 1e3
+    sent_gaps = np.diff(sent) * 1e3
+    assert np.median(np.abs(gaps - sent_gaps)) < 1.0, (gaps, sent_gaps)
+    assert all(0 <= t - s < 0.05 for t, s in zip(stamps, sent))  # after the send, never long after
