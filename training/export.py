@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from live_biaxial.errors import ModelFileError
-from live_biaxial.generation import generate
-from live_biaxial.generation import seed_step
+from live_biaxial.generation import generate, seed_step
 from live_biaxial.model_file import FORMAT, INPUTS, OUTPUTS, Cell
 from live_biaxial.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
 

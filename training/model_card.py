@@ -25,27 +25,35 @@ def stats_section(stats_json: str | None) -> str:
             f"longest silence at most a bar): {verdict}.\n\n```\n{table(r)}\n```\n")
 
 
+FIRST_STAGE = {"from_batch": 1, "batch_size": 10, "segment_steps": 128}  # models exported before stages were kept
+DATA = "../shared/data/jsb-chorales/Jsb16thSeparated.json"
+
+
+def stage_spans(meta: dict) -> list[tuple[dict, int]]:
+    """Each training stage with its last batch."""
+    stages = meta.get("stages") or [FIRST_STAGE]
+    ends = [s["from_batch"] - 1 for s in stages[1:]] + [int(meta["batches"])]
+    return list(zip(stages, ends))
+
+
 def stages_text(meta: dict, data: dict) -> str:
     """'batches of 10 segments x 128 steps', or each stage when the run changed its segments."""
-    stages = meta.get("stages") or [{"from_batch": 1, "batch_size": 10, "segment_steps": 128}]
-    ends = [s["from_batch"] - 1 for s in stages[1:]] + [int(meta["batches"])]
+    spans = stage_spans(meta)
+    if len(spans) == 1:
+        return f"batches of {spans[0][0]['batch_size']} segments x {spans[0][0]['segment_steps']} steps"
     parts = [f"batches {s['from_batch']}-{end}: {s['batch_size']} segments x {s['segment_steps']} steps"
-             for s, end in zip(stages, ends)]
-    if len(stages) == 1:
-        return f"batches of {stages[0]['batch_size']} segments x {stages[0]['segment_steps']} steps"
+             for s, end in spans]
     return ("; ".join(parts) + " (the longer segments fine-tune the time axis against key drift; pieces shorter "
             f"than a segment are left out of that stage: {data['train']['pieces']} train pieces)")
 
 
 def rebuild_text(meta: dict) -> str:
-    data = "../shared/data/jsb-chorales/Jsb16thSeparated.json"
-    stages = meta.get("stages") or [{"from_batch": 1}]
-    ends = [st["from_batch"] - 1 for st in stages[1:]] + [int(meta["batches"])]
-    first = ["`live-biaxial train {data} --out runs/small --time-sizes 150,150 --pitch-sizes 80,40 "
-             f"--batches {ends[0]}`".replace("{data}", data)]
-    more = [f"`live-biaxial train {data} --out runs/small --resume --batches {end} --batch-size {st['batch_size']} "
-            f"--segment-steps {st['segment_steps']}`" for st, end in zip(stages[1:], ends[1:])]
-    return ", then ".join(first + more) + ", then `live-biaxial export-onnx runs/small/last.pt --out exported/default.onnx`."
+    (_, first_end), *later = stage_spans(meta)
+    commands = [f"`live-biaxial train {DATA} --out runs/small --time-sizes 150,150 --pitch-sizes 80,40 "
+                f"--batches {first_end}`"]
+    commands += [f"`live-biaxial train {DATA} --out runs/small --resume --batches {end} --batch-size "
+                 f"{s['batch_size']} --segment-steps {s['segment_steps']}`" for s, end in later]
+    return ", then ".join(commands) + ", then `live-biaxial export-onnx runs/small/last.pt --out exported/default.onnx`."
 
 
 def eval_text(eval_json: str | None, best: dict) -> str:
@@ -57,10 +65,10 @@ def eval_text(eval_json: str | None, best: dict) -> str:
 
 
 def stage_rows_note(meta: dict) -> str:
-    stages = meta.get("stages") or []
-    if len(stages) < 2:
+    spans = stage_spans(meta)
+    if len(spans) < 2:
         return ""
-    last = stages[-1]
+    last = spans[-1][0]
     return (f"\nRows from batch {last['from_batch']} on are measured during training on the validation pieces of at "
             f"least {last['segment_steps']} steps only ({meta['data_summary']['valid']['pieces']} pieces).\n")
 
@@ -82,10 +90,10 @@ def main(run: str, model: str, stats_json: str | None = None, eval_json: str | N
 - **Architecture**: biaxial LSTM, time axis {meta['time_sizes']}, pitch axis {meta['pitch_sizes']}, dropout 0.5,
   notes MIDI {meta['note_window']}, {meta['steps_per_beat']} steps per beat (16ths). Format {meta['format']}.
 - **Data**: JSB Chorales, 16th notes, voices separated (re-articulation inferred per voice), the standard split{
-  ' (as the last stage read it)' if len(meta.get('stages') or []) > 1 else ''}:
+  ' (as the last stage read it)' if len(stage_spans(meta)) > 1 else ''}:
   train {data['train']['pieces']} pieces ({data['train']['steps']} steps), validation {data['valid']['pieces']} pieces
   ({data['valid']['steps']} steps); {data.get('skipped', 0)} pieces skipped (shorter than a
-  {(meta.get('stages') or [{'segment_steps': 128}])[-1]['segment_steps']}-step segment).
+  {stage_spans(meta)[-1][0]['segment_steps']}-step segment).
 - **Training**: Adam lr 1e-3, {stages_text(meta, data)}; {meta['batches']} batches, about {hours:.1f} h of
   wall-clock training on {platform.machine()} CPU (2 cores shared with development work, 1-2 torch threads).
   Checkpoint sha256 {meta['checkpoint_sha256']}.
