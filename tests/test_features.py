@@ -2,7 +2,7 @@
 
 import torch
 
-from training.features import N_FEATURES, NoteFeatures
+from training.features import N_FEATURES, NoteFeatures, key_memory_decay, key_memory_over_time, key_memory_step
 
 F = NoteFeatures()
 
@@ -61,3 +61,19 @@ def test_batched_equals_single():
     batched = F(state, steps)
     assert batched.shape == (3, 5, 78, 80)
     assert torch.equal(batched[2, 4], F(state[2, 4], steps[2, 4]))
+
+
+def test_key_memory_remembers_pitch_classes_for_its_time_constant():
+    c_major = feats([36 - 24, 40 - 24, 43 - 24])[:, 63:75]  # (78, 12) C E G
+    silence = feats([])[:, 63:75]
+    context = torch.stack([c_major] * 8 + [silence] * 8)[None]  # (1, 16, 78, 12)
+    decay = key_memory_decay(8)
+    memory = key_memory_over_time(context, decay)
+    mem = torch.zeros(78, 12)  # the step-by-step recurrence that the ONNX cell carries in its state
+    for t in range(16):
+        mem = key_memory_step(mem, context[0, t], decay)
+        torch.testing.assert_close(memory[0, t], mem)
+    c = memory[0, :, 0, :]  # note 0 (a C) sees classes relative to C
+    assert c[7, 0] > 0.6 and c[7, 4] > 0.6 and c[7, 7] > 0.6 and c[7, 1] == 0  # 1 - (7/8)^8 of the way up
+    assert c[15, 0] > 0.25 * c[7, 0]  # 8 silent steps later it still holds about a third
+    assert torch.all(c[8:, 0][1:] < c[8:, 0][:-1])  # and fades step by step

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from training.config import ModelConfig
@@ -49,21 +50,43 @@ def test_tiny_model_overfits_a_two_bar_loop():
     assert first > 10 and loss.item() < 0.05, (first, i, loss.item())
 
 
-def test_step_cell_probabilities_equal_the_training_forward():
+@pytest.mark.parametrize("key_memory_steps", [0, 4])
+def test_step_cell_probabilities_equal_the_training_forward(key_memory_steps):
     torch.manual_seed(1)
-    model = BiaxialLSTM(ModelConfig(time_sizes=(20, 12), pitch_sizes=(10, 6, 4))).eval()
+    model = BiaxialLSTM(ModelConfig(time_sizes=(20, 12), pitch_sizes=(10, 6, 4), key_memory_steps=key_memory_steps)).eval()
     cell = StepCell(model)
+    assert cell.state_size == 64 + (12 if key_memory_steps else 0)
     notes = torch.zeros(78, 2)
     notes[[30, 34, 37], :] = 1
     state = torch.zeros(78, cell.state_size)
     seq = [notes]
     probs = []
     with torch.no_grad():
-        for t in range(6):
+        for t in range(12):  # three time constants of the key memory: its recurrence against the matmul
             new, p, state = cell(seq[-1], torch.tensor(t), state, torch.rand(78, 2), torch.tensor(0.8),
                                  torch.tensor(1.0), torch.zeros(78))
             seq.append(new)
             probs.append(p)
-        logits = model(torch.stack(seq)[None], torch.arange(7)[None])  # teacher-forced on the sampled notes
+        logits = model(torch.stack(seq)[None], torch.arange(13)[None])  # teacher-forced on the sampled notes
     expect = torch.sigmoid(logits[0])
     np.testing.assert_allclose(torch.stack(probs).numpy(), expect.numpy(), atol=1e-5)
+
+
+def test_a_model_widened_with_a_key_memory_starts_as_its_parent_and_then_uses_it():
+    from live_biaxial.errors import ModelFileError
+    from training.checkpoint import load_widened
+
+    torch.manual_seed(2)
+    sizes = dict(time_sizes=(20, 12), pitch_sizes=(10, 4), dropout=0.0)
+    parent = BiaxialLSTM(ModelConfig(**sizes)).eval()
+    child = BiaxialLSTM(ModelConfig(**sizes, key_memory_steps=16)).eval()
+    load_widened(child, parent.state_dict(), "parent.pt")
+    piece = torch.from_numpy(loop_piece(3))[None]  # (1, 96, 78, 2)
+    steps = torch.arange(piece.shape[1])[None]
+    with torch.no_grad():
+        assert torch.equal(parent(piece, steps), child(piece, steps))
+        child.time_layers[0].weight_ih_l0[:, -12:].normal_()  # once the memory's weights move, it matters
+        assert not torch.allclose(parent(piece, steps), child(piece, steps), atol=1e-3)
+    other = BiaxialLSTM(ModelConfig(time_sizes=(20, 14), pitch_sizes=(10, 4)))
+    with pytest.raises(ModelFileError, match="parent.pt: its weights do not fit this model"):
+        load_widened(other, parent.state_dict(), "parent.pt")

@@ -120,3 +120,36 @@ def test_resume_with_longer_segments_fine_tunes_on_them(midi_folder, tmp_path):
     assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32},
                               {"from_batch": 3, "batch_size": 1, "segment_steps": 64}]
     assert metrics(run)[-1]["step"] == 3
+
+
+def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_folder, tmp_path):
+    import torch
+
+    from live_biaxial.generation import generate, seed_step
+    from live_biaxial.model_file import Cell
+
+    parent, run = tmp_path / "parent", tmp_path / "run"
+    assert run_cli("train", midi_folder, "--out", parent, "--batches", "3", *TINY).returncode == 0
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "5", "--init-from", parent / "last.pt",
+                "--key-memory", "16", *TINY[4:])  # sizes from the parent
+    assert r.returncode == 0, r.stderr
+    assert f"from {parent / 'last.pt'} at batch 3, key memory 16 steps" in r.stdout
+    assert [m["step"] for m in metrics(run)] == [4, 5]  # the batch count goes on from the parent's
+    blob = torch.load(run / "last.pt", weights_only=False)
+    assert blob["model_config"]["key_memory_steps"] == 16 and blob["model_config"]["time_sizes"] == (16, 16)
+    assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32},
+                              {"from_batch": 4, "batch_size": 2, "segment_steps": 32,
+                               "init_from": str(parent / "last.pt"), "key_memory_steps": 16}]
+    out = tmp_path / "km.onnx"
+    r = run_cli("export-onnx", run / "last.pt", "--out", out)  # export checks onnxruntime against torch
+    assert r.returncode == 0, r.stderr
+    cell = Cell(out)
+    assert cell.state_size == 2 * (16 + 16) + 12 and cell.describe()["key_memory_steps"] == "16"
+    notes, _ = generate(cell, cell.state_size, 32, seed_notes=seed_step(), seed=0)
+    assert notes.shape == (32, 78, 2)
+
+
+def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):
+    r = run_cli("train", midi_folder, "--out", tmp_path / "run", "--batches", "2", "--init-from",
+                tmp_path / "nothing.pt", "--key-memory", "8", *TINY)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "nothing.pt: no such checkpoint" in r.stderr

@@ -65,5 +65,27 @@ def load_model(path: str | Path) -> tuple[BiaxialLSTM, dict]:
     return model.eval(), blob
 
 
+def load_widened(model: BiaxialLSTM, weights: dict, source: str) -> None:
+    """Start ``model`` from another model's weights; input weights it has more of (the key memory's) start at 0.
+
+    With the extra inputs' weights at zero the widened model computes exactly what the old one did,
+    and training then learns what to make of the new inputs.
+    """
+    own = model.state_dict()
+    for name, tensor in own.items():
+        old = weights.get(name)
+        widened = name == "time_layers.0.weight_ih_l0"  # (4H, inputs): the only weights that may grow
+        fits = old is not None and (old.shape == tensor.shape or (
+            widened and old.shape[0] == tensor.shape[0] and old.shape[1] <= tensor.shape[1]))
+        if not fits:
+            raise ModelFileError(f"{source}: its weights do not fit this model ({name}); same sizes needed")
+        if widened:
+            tensor.zero_()
+            tensor[:, : old.shape[1]] = old
+        else:
+            tensor.copy_(old)
+    model.load_state_dict(own)
+
+
 def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

@@ -29,6 +29,10 @@ def add_train_args(p) -> None:
     p.add_argument("--time-sizes", type=sizes, default=ModelConfig.time_sizes, help="e.g. 300,300")
     p.add_argument("--pitch-sizes", type=sizes, default=ModelConfig.pitch_sizes, help="e.g. 100,50")
     p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
+    p.add_argument("--key-memory", type=int, default=0, metavar="STEPS",
+                   help="add the key memory inputs with this time constant in steps (e.g. 64 = 4 bars of 16ths)")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="a new run starting from this checkpoint's weights (same sizes; e.g. with --key-memory)")
     p.add_argument("--steps-per-beat", type=int, default=4, help="4 = 16ths (default), 1 = quarter notes")
     p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
     p.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
@@ -58,7 +62,13 @@ def run_train(args) -> int:
         steps_per_beat = blob["model_config"]["steps_per_beat"]
         del blob
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
-    model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat)
+    model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat, args.key_memory)
+    if args.init_from and not args.resume:  # the parent's sizes and grid, with this run's key memory
+        from . import checkpoint
+
+        parent = ModelConfig.from_dict(checkpoint.load(args.init_from)["model_config"])
+        model_config = ModelConfig(parent.time_sizes, parent.pitch_sizes, parent.dropout, parent.steps_per_beat,
+                                   args.key_memory or parent.key_memory_steps)
     cfg = TrainConfig(
         batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
@@ -67,7 +77,7 @@ def run_train(args) -> int:
     )
     try:
         last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device,
-                     new_lr=args.new_lr, resume_changes=changes)
+                     new_lr=args.new_lr, resume_changes=changes, init_from=None if args.resume else args.init_from)
     except KeyboardInterrupt:
         return 130
     print(json.dumps(last))

@@ -11,6 +11,7 @@ class ModelConfig:
     pitch_sizes: tuple[int, ...] = (100, 50)  # LSTM stack along pitch (per step)
     dropout: float = 0.5
     steps_per_beat: int = 4  # 4 = one step per 16th note
+    key_memory_steps: int = 0  # time constant of the key memory inputs in steps; 0 = none (the original's 80 inputs)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":

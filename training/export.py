@@ -54,6 +54,7 @@ def export(checkpoint_path: str, out: str | None = None, log=print) -> Path:
         "time_sizes": json.dumps(list(cfg.time_sizes)),
         "pitch_sizes": json.dumps(list(cfg.pitch_sizes)),
         "state_size": str(cell.state_size),
+        "key_memory_steps": str(cfg.key_memory_steps),
         "data_summary": json.dumps(blob.get("data_summary", {})),
         "valid_nll": str(blob.get("best_valid_nll", "")),
         "batches": str(blob["step"]),

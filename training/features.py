@@ -11,6 +11,11 @@ Per note n (index 0..77 in the window MIDI 24..101), in order:
   [63:75]  count of playing notes per pitch class, rotated so index 0 is n's own class
   [75:79]  beat: bits 0..3 of the step index, mapped to -1/+1
   [79]     constant 0
+
+With a key memory (``ModelConfig.key_memory_steps`` > 0) each note gets 12 more inputs [80:92]:
+the [63:75] context averaged over the past with an exponential decay of that many steps, so the
+time axis sees which pitch classes have been sounding for bars, not just at the last step. The
+original's inputs only reach one step back, and its generated music wanders off its key.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import torch
 N_NOTES = 78
 N_FEATURES = 80
 VICINITY = 12  # notes each side
+CONTEXT = slice(63, 75)  # the pitch-class counts in the 80 inputs
+KEY_MEMORY = 12  # inputs added by the key memory
 
 
 def _constants(device=None):
@@ -62,3 +69,22 @@ class NoteFeatures(torch.nn.Module):
         static = self.static.expand(lead + (N_NOTES, 13))
         zero = torch.zeros(lead + (N_NOTES, 1), dtype=state.dtype, device=state.device)
         return torch.cat([static, vicinity, context, beat, zero], dim=-1)  # (..., 78, 80)
+
+
+def key_memory_decay(steps: int) -> float:
+    """The per-step decay of a memory with a time constant of ``steps`` steps."""
+    return 1.0 - 1.0 / steps
+
+
+def key_memory_step(memory: torch.Tensor, context: torch.Tensor, decay: float) -> torch.Tensor:
+    """One step: memory, context (78, 12) -> the new memory (78, 12), which is also the input."""
+    return decay * memory + (1.0 - decay) * context
+
+
+def key_memory_over_time(context: torch.Tensor, decay: float) -> torch.Tensor:
+    """context (B, T, 78, 12) -> memory (B, T, 78, 12): ``key_memory_step`` from zero along T, as one matmul."""
+    T = context.shape[1]
+    t = torch.arange(T, device=context.device)
+    lag = (t[:, None] - t[None, :]).to(context.dtype)  # (T, T): t - s
+    weights = torch.where(lag >= 0, (1.0 - decay) * decay ** lag.clamp(min=0), torch.zeros_like(lag))  # (T, T)
+    return torch.einsum("ts,bsnk->btnk", weights, context)

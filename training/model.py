@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .features import N_FEATURES, N_NOTES, NoteFeatures
+from .features import CONTEXT, KEY_MEMORY, N_FEATURES, N_NOTES, NoteFeatures, key_memory_decay, key_memory_over_time, key_memory_step
 
 
 class BiaxialLSTM(nn.Module):
@@ -20,7 +20,8 @@ class BiaxialLSTM(nn.Module):
         super().__init__()
         self.config = config
         self.features = NoteFeatures()
-        sizes = (N_FEATURES,) + tuple(config.time_sizes)
+        self.n_inputs = N_FEATURES + (KEY_MEMORY if config.key_memory_steps else 0)
+        sizes = (self.n_inputs,) + tuple(config.time_sizes)
         self.time_layers = nn.ModuleList(nn.LSTM(i, o, batch_first=True) for i, o in zip(sizes, sizes[1:]))
         sizes = (config.time_sizes[-1] + 2,) + tuple(config.pitch_sizes)
         self.pitch_layers = nn.ModuleList(nn.LSTM(i, o, batch_first=True) for i, o in zip(sizes, sizes[1:]))
@@ -45,8 +46,11 @@ class BiaxialLSTM(nn.Module):
     def forward(self, states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
         """states (B, T+1, 78, 2) float, steps (B, T+1) int64 -> logits (B, T, 78, 2) of states[:, 1:]."""
         x = self.features(states[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
+        if self.config.key_memory_steps:
+            memory = key_memory_over_time(x[..., CONTEXT], key_memory_decay(self.config.key_memory_steps))
+            x = torch.cat([x, memory], dim=-1)  # (B, T, 78, 92)
         B, T = x.shape[:2]
-        x = x.permute(0, 2, 1, 3).reshape(B * N_NOTES, T, N_FEATURES)  # notes folded into batch
+        x = x.permute(0, 2, 1, 3).reshape(B * N_NOTES, T, self.n_inputs)  # notes folded into batch
         for lstm in self.time_layers:
             x = self.drop(lstm(x)[0])  # (B*78, T, H)
         x = x.reshape(B, N_NOTES, T, -1).permute(0, 2, 1, 3)  # (B, T, 78, H)
@@ -104,6 +108,7 @@ class StepCell(nn.Module):
       notes (78, 2) float: the previous step's state (play, articulate)
       step () int64: the previous step's 16th index (feeds the beat inputs)
       state (78, S) float: time-axis LSTM states [h_1, c_1, h_2, c_2, ...], S = 2 * sum(time_sizes)
+        (+ 12 columns of key memory at the end when the model has one)
       noise (78, 2) float: uniform 0..1, one number per sampled bit
       conservativity () float: P(play) is raised to this power (the original's anti-silence)
       temperature () float: logits are divided by it (-> 0: the most likely notes)
@@ -123,6 +128,7 @@ class StepCell(nn.Module):
         self.features = model.features
         self.time_sizes = list(cfg.time_sizes)
         self.pitch_sizes = list(cfg.pitch_sizes)
+        self.key_memory_decay = key_memory_decay(cfg.key_memory_steps) if cfg.key_memory_steps else None
         frozen = lambda t: nn.Parameter(t.detach().clone().contiguous(), requires_grad=False)  # noqa: E731
         with torch.no_grad():
             self.time_w = nn.ParameterList(frozen(_fused(l)) for l in model.time_layers)  # (in+H, 4H)
@@ -139,11 +145,14 @@ class StepCell(nn.Module):
 
     @property
     def state_size(self) -> int:
-        return 2 * sum(self.time_sizes)
+        return 2 * sum(self.time_sizes) + (KEY_MEMORY if self.key_memory_decay is not None else 0)
 
     def forward(self, notes, step, state, noise, conservativity, temperature, play_bias):
         x = self.features(notes, step)  # (78, 80)
         new_state = []
+        if self.key_memory_decay is not None:
+            memory = key_memory_step(state[:, -KEY_MEMORY:], x[:, CONTEXT], self.key_memory_decay)  # (78, 12)
+            x = torch.cat([x, memory], dim=-1)  # (78, 92)
         offset = 0
         for w, b, size in zip(self.time_w, self.time_b, self.time_sizes):
             h, c = state[:, offset : offset + size], state[:, offset + size : offset + 2 * size]
@@ -175,4 +184,6 @@ class StepCell(nn.Module):
             raw.append(logits)
         logits = (torch.cat(raw) + self.out_b) / temp  # (78, 2)
         probs = torch.sigmoid(logits + torch.stack([play_bias, torch.zeros_like(play_bias)], dim=-1))
+        if self.key_memory_decay is not None:
+            new_state.append(memory)
         return torch.cat(chosen), probs, torch.cat(new_state, dim=-1)

@@ -116,12 +116,15 @@ def train(
     log=print,
     new_lr: float | None = None,
     resume_changes: dict | None = None,
+    init_from: str | None = None,
 ) -> dict:
     """Train; returns the last metrics. Ctrl-C saves a checkpoint before leaving.
 
     ``new_lr`` (with resume): go on at this learning rate, a manual decay step (Adam only).
     ``resume_changes`` (with resume): TrainConfig fields changed for the rest of the run (e.g. longer
-    segments to fine-tune); the checkpoint records the new values."""
+    segments to fine-tune); the checkpoint records the new values.
+    ``init_from`` (a new run): start from that checkpoint's weights and batch count, widened to
+    ``model_config`` (e.g. a key memory added); its stages come first in this run's."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1 and not dist.is_initialized():
@@ -152,6 +155,12 @@ def train(
     model = BiaxialLSTM(model_config).to(dev)
     if blob is not None:
         model.load_state_dict(blob["model"])
+    elif init_from:
+        parent = checkpoint.load(init_from)
+        checkpoint.load_widened(model, parent["model"], parent["path"])
+        start_step = parent["step"]
+        stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg), "init_from": parent["path"],
+                                               "key_memory_steps": model_config.key_memory_steps}]
     optimizer = make_optimizer(model, cfg)
     if blob is not None and blob.get("optimizer"):
         optimizer.load_state_dict(blob["optimizer"])
@@ -160,6 +169,10 @@ def train(
                 group["lr"] = new_lr
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
+    origin = (f"resuming at batch {start_step}" if resume else
+              f"from {init_from} at batch {start_step}" if init_from else "new")
+    if model_config.key_memory_steps:
+        origin += f", key memory {model_config.key_memory_steps} steps"
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary = data.summary()
@@ -167,7 +180,7 @@ def train(
             f"{summary['valid']['pieces']} valid, {summary['skipped']} skipped")
         n_params = sum(p.numel() for p in model.parameters())
         log(f"model: time {list(model_config.time_sizes)} pitch {list(model_config.pitch_sizes)}, "
-            f"{n_params / 1e6:.2f}M parameters, {dev}, {'resuming at batch ' + str(start_step) if resume else 'new'}")
+            f"{n_params / 1e6:.2f}M parameters, {dev}, {origin}")
     metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
     seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
     extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best, "stages": stages}  # noqa: E731
