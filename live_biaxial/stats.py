@@ -30,15 +30,36 @@ def pitch_class_histogram(piece: np.ndarray) -> np.ndarray:
     return hist / max(hist.sum(), 1.0)
 
 
-def to_c(hist: np.ndarray) -> np.ndarray:
-    """Rotate a pitch-class histogram so that its most likely key (major or minor) is on C."""
-    best, best_r = -np.inf, 0
+def key_of(hist: np.ndarray) -> tuple[int, bool]:
+    """The best-fitting key of a pitch-class histogram: (tonic pitch class, minor?)."""
+    best, key = -np.inf, (0, False)
     for r in range(12):
         rotated = np.roll(hist, -r)
-        score = max(np.corrcoef(rotated, KK_MAJOR)[0, 1], np.corrcoef(rotated, KK_MINOR)[0, 1])
-        if score > best:
-            best, best_r = score, r
-    return np.roll(hist, -best_r)
+        for minor, profile in ((False, KK_MAJOR), (True, KK_MINOR)):
+            score = np.corrcoef(rotated, profile)[0, 1]
+            if score > best:
+                best, key = score, (r, minor)
+    return key
+
+
+def fifths_between(a: tuple[int, bool], b: tuple[int, bool]) -> int:
+    """Signed steps round the circle of fifths from key a to key b (-5..6; a minor key counts as its relative major)."""
+    major_a, major_b = (a[0] + 3 * a[1]) % 12, (b[0] + 3 * b[1]) % 12
+    d = (major_b - major_a) * 7 % 12
+    return d - 12 if d > 6 else d
+
+
+def to_c(hist: np.ndarray) -> np.ndarray:
+    """Rotate a pitch-class histogram so that its most likely key (major or minor) is on C."""
+    return np.roll(hist, -key_of(hist)[0])
+
+
+def key_drift(pieces: list[np.ndarray], window: int) -> dict:
+    """How far the key of each piece's last ``window`` steps is from its first's, in fifths."""
+    d = np.array([fifths_between(key_of(pitch_class_histogram(p[:window])), key_of(pitch_class_histogram(p[-window:])))
+                  for p in pieces if p[:window, :, 0].any() and p[-window:, :, 0].any()])
+    return {"pieces": len(d), "same_key_share": float(np.mean(d == 0)), "mean_fifths": float(d.mean()),
+            "mean_abs_fifths": float(np.abs(d).mean()), "sharpwards_share": float(np.mean(d > 0))}
 
 
 def key_normalised_histogram(pieces: list[np.ndarray]) -> np.ndarray:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from live_biaxial.representation import pitches_to_matrix
-from live_biaxial.stats import compare, histogram_distance, key_normalised_histogram, music_stats, pitch_class_histogram, to_c
+from live_biaxial.stats import (compare, histogram_distance, key_drift, key_normalised_histogram, music_stats,
+                                pitch_class_histogram, to_c)
 from tests.conftest import run_cli
 
 C_MAJOR = [60, 64, 67]
@@ -88,3 +89,24 @@ def test_stats_command_runs_without_torch(tiny_model, tmp_path):
 def test_stats_command_bad_input_is_one_line(tiny_model, tmp_path):
     r = run_cli("stats", "--model", tiny_model[1], "--data", tmp_path / "missing.json")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "missing.json" in r.stderr
+
+
+def cadences(tonic):
+    """I IV V I in the major key on ``tonic`` (a MIDI note), 4 steps each."""
+    chords = [(0, 4, 7), (5, 9, 12), (7, 11, 14), (0, 4, 7)]
+    return [[tonic + i for i in chord] for chord in chords for _ in range(4)]
+
+
+def test_key_drift_counts_fifths_round_the_circle():
+    a_minor = [[57, 60, 64]] * 4 + [[62, 65, 69]] * 4 + [[64, 68, 71]] * 4 + [[57, 60, 64]] * 4  # i iv V i
+    pieces = [piece(*cadences(60), *cadences(67)),  # C -> G: one fifth up (sharpwards)
+              piece(*cadences(60), *cadences(65)),  # C -> F: one down
+              piece(*cadences(60), *cadences(62)),  # C -> D: two up
+              piece(*cadences(60), *a_minor),  # C major -> A minor: the relative minor, no move
+              piece(*cadences(60), *cadences(66))]  # C -> F#: the far side, counted as +6
+    d = key_drift(pieces, window=16)
+    assert d["pieces"] == 5
+    assert d["same_key_share"] == pytest.approx(1 / 5)
+    assert d["mean_fifths"] == pytest.approx((1 - 1 + 2 + 0 + 6) / 5)
+    assert d["mean_abs_fifths"] == pytest.approx((1 + 1 + 2 + 0 + 6) / 5)
+    assert d["sharpwards_share"] == pytest.approx(3 / 5)

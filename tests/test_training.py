@@ -139,7 +139,7 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
     assert blob["model_config"]["key_memory_steps"] == 16 and blob["model_config"]["time_sizes"] == (16, 16)
     assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32},
                               {"from_batch": 4, "batch_size": 2, "segment_steps": 32,
-                               "init_from": str(parent / "last.pt"), "key_memory_steps": 16}]
+                               "init_from": str(parent / "last.pt"), "key_memory_steps": 16, "lr": 1e-3}]
     out = tmp_path / "km.onnx"
     r = run_cli("export-onnx", run / "last.pt", "--out", out)  # export checks onnxruntime against torch
     assert r.returncode == 0, r.stderr
@@ -147,6 +147,15 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
     assert cell.state_size == 2 * (16 + 16) + 12 and cell.describe()["key_memory_steps"] == "16"
     notes, _ = generate(cell, cell.state_size, 32, seed_notes=seed_step(), seed=0)
     assert notes.shape == (32, 78, 2)
+
+    from training.model_card import main as model_card
+
+    model_card(str(run), str(out))  # the card tells the whole history, the parent's validation rows too
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "batches 4-5: 2 segments x 32 steps, key memory inputs added (16-step time constant" in card
+    rows = [line.split("|")[1].strip() for line in card.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert rows == ["2", "3", "4", "5"]
+    assert "--init-from runs/small/last.pt --key-memory 16" in card
 
 
 def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):

@@ -36,24 +36,38 @@ def stage_spans(meta: dict) -> list[tuple[dict, int]]:
     return list(zip(stages, ends))
 
 
+def stage_text(stage: dict, end: int) -> str:
+    text = f"batches {stage['from_batch']}-{end}: {stage['batch_size']} segments x {stage['segment_steps']} steps"
+    if stage.get("key_memory_steps"):
+        text += (f", key memory inputs added ({stage['key_memory_steps']}-step time constant, their weights "
+                 f"starting at 0), a fresh Adam at lr {stage.get('lr', 1e-3):g}")
+    return text
+
+
 def stages_text(meta: dict, data: dict) -> str:
     """'batches of 10 segments x 128 steps', or each stage when the run changed its segments."""
     spans = stage_spans(meta)
     if len(spans) == 1:
         return f"batches of {spans[0][0]['batch_size']} segments x {spans[0][0]['segment_steps']} steps"
-    parts = [f"batches {s['from_batch']}-{end}: {s['batch_size']} segments x {s['segment_steps']} steps"
-             for s, end in spans]
-    return ("; ".join(parts) + " (the longer segments fine-tune the time axis against key drift; pieces shorter "
-            f"than a segment are left out of that stage: {data['train']['pieces']} train pieces)")
+    return ("; ".join(stage_text(s, end) for s, end in spans) + " (the longer segments and the key memory are "
+            f"against key drift; pieces shorter than a segment are left out of that stage: {data['train']['pieces']} "
+            "train pieces)")
 
 
 def rebuild_text(meta: dict) -> str:
     (_, first_end), *later = stage_spans(meta)
-    commands = [f"`live-biaxial train {DATA} --out runs/small --time-sizes 150,150 --pitch-sizes 80,40 "
+    run = "runs/small"
+    commands = [f"`live-biaxial train {DATA} --out {run} --time-sizes 150,150 --pitch-sizes 80,40 "
                 f"--batches {first_end}`"]
-    commands += [f"`live-biaxial train {DATA} --out runs/small --resume --batches {end} --batch-size "
-                 f"{s['batch_size']} --segment-steps {s['segment_steps']}`" for s, end in later]
-    return ", then ".join(commands) + ", then `live-biaxial export-onnx runs/small/last.pt --out exported/default.onnx`."
+    for s, end in later:
+        segments = f"--batch-size {s['batch_size']} --segment-steps {s['segment_steps']}"
+        if s.get("key_memory_steps"):
+            parent, run = run, "runs/keymem"
+            commands.append(f"`live-biaxial train {DATA} --out {run} --init-from {parent}/last.pt --key-memory "
+                            f"{s['key_memory_steps']} {segments} --lr {s.get('lr', 1e-3):g} --batches {end}`")
+        else:
+            commands.append(f"`live-biaxial train {DATA} --out {run} --resume --batches {end} {segments}`")
+    return ", then ".join(commands) + f", then `live-biaxial export-onnx {run}/last.pt --out exported/default.onnx`."
 
 
 def eval_text(eval_json: str | None, best: dict) -> str:
@@ -73,12 +87,21 @@ def stage_rows_note(meta: dict) -> str:
             f"least {last['segment_steps']} steps only ({meta['data_summary']['valid']['pieces']} pieces).\n")
 
 
+def run_metrics(run_dir: Path, meta: dict) -> list[dict]:
+    """metrics.jsonl of the run, after those of the run it started from (``--init-from``) up to where it started."""
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for stage in reversed(meta.get("stages") or []):
+        if stage.get("init_from"):
+            parent = [json.loads(line) for line in (Path(stage["init_from"]).parent / "metrics.jsonl").read_text().splitlines()]
+            return [m for m in parent if m["step"] < stage["from_batch"]] + metrics
+    return metrics
+
+
 def main(run: str, model: str, stats_json: str | None = None, eval_json: str | None = None,
          choice_md: str | None = None) -> None:
     """choice_md: a Markdown bullet on why this checkpoint was chosen, put in as it is."""
-    run_dir = Path(run)
-    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     meta = Cell(model).describe()
+    metrics = run_metrics(Path(run), meta)
     metrics = [m for m in metrics if m["step"] <= int(meta["batches"])]  # the run may have gone on past this model
     vals = [m for m in metrics if "valid_nll" in m]
     best = min(vals, key=lambda m: m["valid_nll"])

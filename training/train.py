@@ -160,7 +160,7 @@ def train(
         checkpoint.load_widened(model, parent["model"], parent["path"])
         start_step = parent["step"]
         stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg), "init_from": parent["path"],
-                                               "key_memory_steps": model_config.key_memory_steps}]
+                                               "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr}]
     optimizer = make_optimizer(model, cfg)
     if blob is not None and blob.get("optimizer"):
         optimizer.load_state_dict(blob["optimizer"])
