@@ -4,6 +4,7 @@ For each ONNX model: N pieces of B bars from the C major seed (anti-silence on, 
 0..N-1, as `live-biaxial stats`), then
 - key drift: the key (Krumhansl-Kessler) of the last 4 bars against the first 4, in fifths, after 16
   bars and after B bars;
+- key clarity: how well each whole 4-bar window fits its best key profile (correlation), averaged;
 - pitch-class distance: the key-normalised pitch-class histogram of the first 16 bars against the
   validation split's (the `stats` figure), for 16 pieces and for all N;
 and the same for real excerpts of the train split (pieces long enough; distance: the median of 32 draws).
@@ -33,7 +34,8 @@ def distances(pieces, ref_hist, n):
 
 
 def measure(pieces, ref_hist, n):
-    return {"drift_16_bars": stats.key_drift([p[: 16 * BAR] for p in pieces], WINDOW),
+    return {"key_clarity": stats.key_clarity(pieces, WINDOW),
+            "drift_16_bars": stats.key_drift([p[: 16 * BAR] for p in pieces], WINDOW),
             "drift_all": stats.key_drift(pieces, WINDOW),
             "pitch_class_distance": distances(pieces, ref_hist, n)}
 
@@ -57,6 +59,7 @@ def main():
     result = {
         "pieces": args.pieces, "bars": args.bars, "window_steps": WINDOW, "machine": platform.machine(),
         "data": {
+            "key_clarity": stats.key_clarity(real_16, WINDOW),
             "drift_16_bars": stats.key_drift(real_16, WINDOW),
             "drift_all": stats.key_drift(real, WINDOW),
             "pitch_class_distance_median_of_32": {str(k): float(np.median([stats.histogram_distance(

@@ -49,6 +49,18 @@ def fifths_between(a: tuple[int, bool], b: tuple[int, bool]) -> int:
     return d - 12 if d > 6 else d
 
 
+def key_fit(hist: np.ndarray) -> float:
+    """How clearly a pitch-class histogram is in one key: its best correlation with a rotated key profile (-1..1)."""
+    return max(float(np.corrcoef(np.roll(hist, -r), profile)[0, 1]) for r in range(12) for profile in (KK_MAJOR, KK_MINOR))
+
+
+def key_clarity(pieces: list[np.ndarray], window: int) -> float:
+    """The mean ``key_fit`` of every whole window of ``window`` steps that sounds (0 if none does)."""
+    fits = [key_fit(pitch_class_histogram(p[i : i + window])) for p in pieces
+            for i in range(0, len(p) - window + 1, window) if p[i : i + window, :, 0].any()]
+    return float(np.mean(fits)) if fits else 0.0
+
+
 def to_c(hist: np.ndarray) -> np.ndarray:
     """Rotate a pitch-class histogram so that its most likely key (major or minor) is on C."""
     return np.roll(hist, -key_of(hist)[0])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from live_biaxial.representation import pitches_to_matrix
-from live_biaxial.stats import (compare, histogram_distance, key_drift, key_normalised_histogram, music_stats,
+from live_biaxial.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, music_stats,
                                 pitch_class_histogram, to_c)
 from tests.conftest import run_cli
 
@@ -110,3 +110,12 @@ def test_key_drift_counts_fifths_round_the_circle():
     assert d["mean_fifths"] == pytest.approx((1 - 1 + 2 + 0 + 6) / 5)
     assert d["mean_abs_fifths"] == pytest.approx((1 + 1 + 2 + 0 + 6) / 5)
     assert d["sharpwards_share"] == pytest.approx(3 / 5)
+
+
+def test_key_clarity_is_high_for_cadences_and_low_for_chromatic_clusters():
+    in_c = piece(*cadences(60), *cadences(60))
+    chromatic = piece(*[[60 + (i % 12), 61 + (i % 12), 62 + (i % 12)] for i in range(32)])  # every class alike
+    clear, vague = key_clarity([in_c], window=16), key_clarity([chromatic], window=16)
+    assert clear > 0.8 and vague < 0.3, (clear, vague)
+    assert key_clarity([in_c, chromatic], window=16) == pytest.approx((clear + vague) / 2)  # the mean over windows
+    assert key_clarity([piece(*[[]] * 16)], window=16) == 0.0  # silence has no key
