@@ -131,7 +131,7 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
     parent, run = tmp_path / "parent", tmp_path / "run"
     assert run_cli("train", midi_folder, "--out", parent, "--batches", "3", *TINY).returncode == 0
     r = run_cli("train", midi_folder, "--out", run, "--batches", "5", "--init-from", parent / "last.pt",
-                "--key-memory", "16", *TINY[4:])  # sizes from the parent
+                "--key-memory", "16", "--transpose", "2", *TINY[4:])  # sizes from the parent
     assert r.returncode == 0, r.stderr
     assert f"from {parent / 'last.pt'} at batch 3, key memory 16 steps" in r.stdout
     assert [m["step"] for m in metrics(run)] == [4, 5]  # the batch count goes on from the parent's
@@ -139,7 +139,8 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
     assert blob["model_config"]["key_memory_steps"] == 16 and blob["model_config"]["time_sizes"] == (16, 16)
     assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32},
                               {"from_batch": 4, "batch_size": 2, "segment_steps": 32,
-                               "init_from": str(parent / "last.pt"), "key_memory_steps": 16, "lr": 1e-3}]
+                               "transpose": 2, "init_from": str(parent / "last.pt"), "key_memory_steps": 16,
+                               "lr": 1e-3}]
     out = tmp_path / "km.onnx"
     r = run_cli("export-onnx", run / "last.pt", "--out", out)  # export checks onnxruntime against torch
     assert r.returncode == 0, r.stderr
@@ -152,10 +153,11 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
 
     model_card(str(run), str(out))  # the card tells the whole history, the parent's validation rows too
     card = (tmp_path / "MODEL_CARD.md").read_text()
-    assert "batches 4-5: 2 segments x 32 steps, key memory inputs added (16-step time constant" in card
+    assert "batches 4-5: 2 segments x 32 steps transposed by up to +-2 semitones, key memory inputs added" in card
     rows = [line.split("|")[1].strip() for line in card.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert rows == ["2", "3", "4", "5"]
-    assert "--init-from runs/small/last.pt --key-memory 16" in card
+    assert "--out runs/finetune --init-from runs/small/last.pt --key-memory 16 --batch-size 2 --segment-steps 32 " \
+           "--transpose 2 --lr 0.001 --batches 5" in card
 
 
 def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):

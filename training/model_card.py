@@ -38,9 +38,13 @@ def stage_spans(meta: dict) -> list[tuple[dict, int]]:
 
 def stage_text(stage: dict, end: int) -> str:
     text = f"batches {stage['from_batch']}-{end}: {stage['batch_size']} segments x {stage['segment_steps']} steps"
+    if stage.get("transpose"):
+        text += f" transposed by up to +-{stage['transpose']} semitones"
     if stage.get("key_memory_steps"):
         text += (f", key memory inputs added ({stage['key_memory_steps']}-step time constant, their weights "
-                 f"starting at 0), a fresh Adam at lr {stage.get('lr', 1e-3):g}")
+                 "starting at 0)")
+    if stage.get("init_from"):
+        text += f", a fresh Adam at lr {stage.get('lr', 1e-3):g}"
     return text
 
 
@@ -49,7 +53,7 @@ def stages_text(meta: dict, data: dict) -> str:
     spans = stage_spans(meta)
     if len(spans) == 1:
         return f"batches of {spans[0][0]['batch_size']} segments x {spans[0][0]['segment_steps']} steps"
-    return ("; ".join(stage_text(s, end) for s, end in spans) + " (the longer segments and the key memory are "
+    return ("; ".join(stage_text(s, end) for s, end in spans) + " (the later stages are "
             f"against key drift; pieces shorter than a segment are left out of that stage: {data['train']['pieces']} "
             "train pieces)")
 
@@ -61,10 +65,13 @@ def rebuild_text(meta: dict) -> str:
                 f"--batches {first_end}`"]
     for s, end in later:
         segments = f"--batch-size {s['batch_size']} --segment-steps {s['segment_steps']}"
-        if s.get("key_memory_steps"):
-            parent, run = run, "runs/keymem"
-            commands.append(f"`live-biaxial train {DATA} --out {run} --init-from {parent}/last.pt --key-memory "
-                            f"{s['key_memory_steps']} {segments} --lr {s.get('lr', 1e-3):g} --batches {end}`")
+        if s.get("transpose"):
+            segments += f" --transpose {s['transpose']}"
+        if s.get("init_from"):
+            parent, run = run, "runs/finetune"
+            memory = f" --key-memory {s['key_memory_steps']}" if s.get("key_memory_steps") else ""
+            commands.append(f"`live-biaxial train {DATA} --out {run} --init-from {parent}/last.pt{memory} "
+                            f"{segments} --lr {s.get('lr', 1e-3):g} --batches {end}`")
         else:
             commands.append(f"`live-biaxial train {DATA} --out {run} --resume --batches {end} {segments}`")
     return ", then ".join(commands) + f", then `live-biaxial export-onnx {run}/last.pt --out exported/default.onnx`."

@@ -103,7 +103,8 @@ def _interrupt_on_sigterm() -> None:
 
 def _stage(first_batch: int, cfg: TrainConfig) -> dict:
     """Where the run's segments changed (the checkpoint keeps the list; export and the model card show it)."""
-    return {"from_batch": first_batch, "batch_size": cfg.batch_size, "segment_steps": cfg.segment_steps}
+    stage = {"from_batch": first_batch, "batch_size": cfg.batch_size, "segment_steps": cfg.segment_steps}
+    return {**stage, "transpose": cfg.transpose} if cfg.transpose else stage
 
 
 def train(
