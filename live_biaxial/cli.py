@@ -8,6 +8,8 @@ import sys
 
 from .errors import LiveBiaxialError
 
+TEMPERATURE_HELP = "sampling temperature, < 1: safer notes, > 1: wilder (default: the model's own, else 1)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="live-biaxial", description="A real-time MIDI improviser (biaxial LSTM).")
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--velocity", type=int, default=80)
     p.add_argument("--velocity-follows", action="store_true", help="velocity follows the play probability")
     p.add_argument("--anti-silence", type=float, default=1.0)
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
     p.add_argument("--density", type=float, default=0.0, help="added to every play logit: -4 sparser .. +4 denser")
     p.add_argument("--offset-ms", type=float, default=0.0, help="shift notes against the clock; negative = early")
     p.add_argument("--on-tick", action="store_true",
@@ -51,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bpm", type=float, default=100.0)
     p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same piece")
     p.add_argument("--anti-silence", type=float, default=1.0, help="0 = off .. 1 = the original's rule")
-    p.add_argument("--temperature", type=float, default=1.0, help="< 1: safer notes, > 1: wilder")
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
     p.add_argument("--velocity", type=int, default=64)
     p.add_argument("--out", default="generated.mid")
     p.add_argument("--plot", help="also draw the piano roll to this PNG")
@@ -63,16 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="valid", choices=["train", "valid", "test"], help="the data's pieces")
     p.add_argument("--reference", default="train", choices=["train", "valid", "test"],
                    help="the split both are compared with for the pitch-class distance")
-    p.add_argument("--pieces", type=int, default=8, help="generated pieces (seeds 0..N-1)")
+    p.add_argument("--pieces", type=int, default=8, help="generated pieces (seeds SEED..SEED+N-1)")
+    p.add_argument("--seed", type=int, default=0, help="the first piece's seed")
     p.add_argument("--bars", type=int, default=16, help="length of each generated piece")
     p.add_argument("--anti-silence", type=float, default=1.0)
-    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
     p.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
     p.set_defaults(run=run_stats)
 
     p = sub.add_parser("export-onnx", help="export a checkpoint to one ONNX graph per time step, verified")
     p.add_argument("checkpoint", help="a checkpoint file or run folder")
     p.add_argument("--out", help="the .onnx file (default: exported/RUN.onnx)")
+    p.add_argument("--temperature", type=float,
+                   help="the model's own sampling temperature, 0.1..2, used when a player names none (default 1)")
     p.set_defaults(run=lambda a: _training().run_export(a))
 
     p = sub.add_parser("bench", help="step latency: onnxruntime vs torch eager vs the matmul floor")
@@ -88,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def temperature_of(args, cell) -> float:
+    """--temperature if given, else the model's own (its metadata; 1 for models that name none)."""
+    if args.temperature is None:
+        return cell.temperature
+    if not 0.05 <= args.temperature <= 3.0:
+        raise LiveBiaxialError(f"--temperature {args.temperature:g}: choose one within 0.05..3 (1 = plain sampling)")
+    return args.temperature
+
+
 def run_generate(args) -> int:
     from pathlib import Path
 
@@ -101,7 +115,7 @@ def run_generate(args) -> int:
     cell = Cell(args.model)
     steps = args.bars * 4 * cell.steps_per_beat
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
-                        anti_silence=args.anti_silence, temperature=args.temperature)
+                        anti_silence=args.anti_silence, temperature=temperature_of(args, cell))
     out = Path(args.out)
     try:
         matrix_to_midi(notes, bpm=args.bpm, steps_per_beat=cell.steps_per_beat, velocity=args.velocity).save(out)
@@ -122,7 +136,6 @@ def run_stats(args) -> int:
     import json
     from pathlib import Path
 
-
     from training.data import load_data  # numpy only: no torch
 
     from .generation import generate, seed_step
@@ -138,14 +151,15 @@ def run_stats(args) -> int:
     if not pieces or not reference:
         raise LiveBiaxialError(f"the {args.split} or {args.reference} split of {', '.join(args.data)} is empty")
     steps_per_bar = 4 * cell.steps_per_beat
+    temperature = temperature_of(args, cell)
+    seeds = range(args.seed, args.seed + args.pieces)
     generated = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_step(), seed=s,
-                          anti_silence=args.anti_silence, temperature=args.temperature)[0]
-                 for s in range(args.pieces)]
+                          anti_silence=args.anti_silence, temperature=temperature)[0] for s in seeds]
     result = compare(generated, pieces, reference, steps_per_bar)
     result.update(model=str(cell.path), sources=args.data, split=args.split, reference=args.reference,
-                  anti_silence=args.anti_silence, temperature=args.temperature)
-    print(f"{cell.path.name}: {args.pieces} pieces of {args.bars} bars (anti-silence {args.anti_silence:g}) "
-          f"against {len(pieces)} {args.split} pieces")
+                  anti_silence=args.anti_silence, temperature=temperature, first_seed=args.seed)
+    print(f"{cell.path.name}: {args.pieces} pieces of {args.bars} bars (seeds {seeds.start}..{seeds.stop - 1}, "
+          f"anti-silence {args.anti_silence:g}, temperature {temperature:g}) against {len(pieces)} {args.split} pieces")
     print(table(result))
     print("every statistic within bounds" if result["all_ok"] else "some statistics are out of bounds (NO above)")
     if args.json_out:

@@ -13,6 +13,7 @@ from .representation import N_NOTES
 FORMAT = "live-biaxial-onnx/1"
 INPUTS = ("notes", "step", "state", "noise", "conservativity", "temperature", "play_bias")
 OUTPUTS = ("new_notes", "probs", "new_state")
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 2.0  # bounds of a model's default temperature (metadata)
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "exported" / "default.onnx"
 
 
@@ -59,6 +60,15 @@ class Cell:
             raise ModelFileError(f"{self.path}: inputs {names} do not match {INPUTS}")
         self.state_size = int(self.meta["state_size"])
         self.steps_per_beat = int(self.meta.get("steps_per_beat", 4))
+        # the sampling temperature this model is played at unless the user picks one (chosen per model by
+        # bench/bench_temperature.py; models without it: 1, plain sampling as in the original)
+        try:
+            self.temperature = float(self.meta.get("temperature", 1.0))
+        except ValueError as err:
+            raise ModelFileError(f"{self.path}: temperature metadata {self.meta['temperature']!r} is not a number") from err
+        if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
+            raise ModelFileError(f"{self.path}: temperature metadata {self.temperature:g} outside "
+                                 f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
         self._outputs, self._bindings = [], []
         for _ in range(2):
             out = (np.zeros((N_NOTES, 2), np.float32), np.zeros((N_NOTES, 2), np.float32),

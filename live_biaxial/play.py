@@ -9,6 +9,7 @@ import threading
 import time
 
 from .clock import InternalClock, MidiClockFollower, SinkTap
+from .cli import temperature_of
 from .controls import Controls
 from .engine import Engine, Recorder
 from .errors import LiveBiaxialError
@@ -42,7 +43,7 @@ def run_play(args) -> int:
     cell = Cell(args.model)
     b = backend(args.api)
     out = open_output(b, args.port)
-    controls = Controls(anti_silence=args.anti_silence, temperature=args.temperature, velocity=args.velocity,
+    controls = Controls(anti_silence=args.anti_silence, temperature=temperature_of(args, cell), velocity=args.velocity,
                         velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
                         density=args.density)
     recorder = Recorder(args.record, args.bpm) if args.record else None

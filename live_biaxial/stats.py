@@ -61,6 +61,12 @@ def key_clarity(pieces: list[np.ndarray], window: int) -> float:
     return float(np.mean(fits)) if fits else 0.0
 
 
+def minor_share(pieces: list[np.ndarray]) -> float:
+    """The share of sounding pieces whose best-fitting key is minor (0 if none sounds)."""
+    keys = [key_of(pitch_class_histogram(p)) for p in pieces if p[:, :, 0].any()]
+    return float(np.mean([minor for _, minor in keys])) if keys else 0.0
+
+
 def to_c(hist: np.ndarray) -> np.ndarray:
     """Rotate a pitch-class histogram so that its most likely key (major or minor) is on C."""
     return np.roll(hist, -key_of(hist)[0])

@@ -150,3 +150,41 @@ def test_generate_runs_without_torch_and_writes_midi_and_png(tiny, tmp_path):
     m, _ = midi_to_matrix(tmp_path / "g.mid")
     assert m.shape[0] <= 32 and m[..., 0].sum() > 0
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_model_carries_its_own_temperature(tiny, tmp_path):
+    """export-onnx --temperature writes it into the file; generate, stats and play use it unless told otherwise."""
+    ckpt = tiny[1].parent / "last.pt"
+    r = run_cli("export-onnx", ckpt, "--out", tmp_path / "cool.onnx", "--temperature", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert Cell(tmp_path / "cool.onnx").temperature == 0.5
+    assert Cell(tiny[1]).temperature == 1.0  # a model that names none: plain sampling
+
+    def piece(model, *extra):
+        out = tmp_path / f"{len(list(tmp_path.iterdir()))}.mid"
+        r = run_cli("generate", "--model", model, "--bars", "4", "--seed", "5", "--out", out, *extra)
+        assert r.returncode == 0, r.stderr
+        return out.read_bytes()
+
+    own = piece(tmp_path / "cool.onnx")
+    assert own == piece(tiny[1], "--temperature", "0.5")  # same graph, same seed: the metadata is the only difference
+    assert own != piece(tiny[1])
+    assert piece(tmp_path / "cool.onnx", "--temperature", "1") == piece(tiny[1])  # the user's choice wins
+
+
+def test_bad_temperatures_are_one_line(tiny, tmp_path):
+    from training.export import set_metadata
+
+    for value, message in (("hot", "is not a number"), ("9", "outside 0.1..2")):
+        bad = tmp_path / f"t{value}.onnx"
+        bad.write_bytes(tiny[1].read_bytes())
+        set_metadata(bad, {"temperature": value})
+        with pytest.raises(ModelFileError, match=message):
+            Cell(bad)
+        r = run_cli("generate", "--model", bad, "--out", tmp_path / "x.mid")
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    for args in (("generate", "--model", tiny[1], "--temperature", "-1", "--out", tmp_path / "x.mid"),
+                 ("export-onnx", tiny[1].parent / "last.pt", "--out", tmp_path / "o.onnx", "--temperature", "5")):
+        r = run_cli(*args)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and "--temperature" in r.stderr, r.stderr
+    assert not (tmp_path / "o.onnx").exists()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from live_biaxial.representation import pitches_to_matrix
-from live_biaxial.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, music_stats,
-                                pitch_class_histogram, to_c)
+from live_biaxial.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
+                                music_stats, pitch_class_histogram, to_c)
 from tests.conftest import run_cli
 
 C_MAJOR = [60, 64, 67]
@@ -119,3 +119,11 @@ def test_key_clarity_is_high_for_cadences_and_low_for_chromatic_clusters():
     assert clear > 0.8 and vague < 0.3, (clear, vague)
     assert key_clarity([in_c, chromatic], window=16) == pytest.approx((clear + vague) / 2)  # the mean over windows
     assert key_clarity([piece(*[[]] * 16)], window=16) == 0.0  # silence has no key
+
+
+def test_minor_share_counts_pieces_in_a_minor_key():
+    a_minor = [[57, 60, 64]] * 4 + [[62, 65, 69]] * 4 + [[64, 68, 71]] * 4 + [[57, 60, 64]] * 4  # i iv V i
+    c_minor = [[p - 9 + 12 for p in chord] for chord in a_minor]
+    pieces = [piece(*cadences(60)), piece(*cadences(67)), piece(*a_minor), piece(*c_minor), piece(*[[]] * 8)]
+    assert minor_share(pieces) == pytest.approx(2 / 4)  # the silent piece has no key and is not counted
+    assert minor_share([piece(*cadences(62))]) == 0.0 and minor_share([]) == 0.0

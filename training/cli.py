@@ -119,7 +119,7 @@ def run_eval(args) -> int:
 def run_export(args) -> int:
     from .export import export
 
-    export(args.checkpoint, args.out)
+    export(args.checkpoint, args.out, temperature=args.temperature)
     return 0
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live_biaxial.errors import ModelFileError
+from live_biaxial.errors import LiveBiaxialError, ModelFileError
 from live_biaxial.generation import generate, seed_step
-from live_biaxial.model_file import FORMAT, INPUTS, OUTPUTS, Cell
+from live_biaxial.model_file import FORMAT, INPUTS, MAX_TEMPERATURE, MIN_TEMPERATURE, OUTPUTS, Cell
 from live_biaxial.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
 
 from . import checkpoint
@@ -33,7 +33,11 @@ def example_inputs(cell: StepCell) -> tuple:
             torch.tensor(1.0), torch.tensor(1.0), torch.zeros(N_NOTES))
 
 
-def export(checkpoint_path: str, out: str | None = None, log=print) -> Path:
+def export(checkpoint_path: str, out: str | None = None, log=print, temperature: float | None = None) -> Path:
+    """temperature: the sampling temperature players use unless told otherwise (metadata; none = 1)."""
+    if temperature is not None and not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
+        raise LiveBiaxialError(f"--temperature {temperature:g}: a model's temperature lies within "
+                             f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
     model, blob = checkpoint.load_model(checkpoint_path)
     cell = StepCell(model)
     out_path = Path(out) if out else Path("exported") / (Path(blob["path"]).parent.name + ".onnx")
@@ -43,9 +47,6 @@ def export(checkpoint_path: str, out: str | None = None, log=print) -> Path:
         torch.onnx.export(cell, example_inputs(cell), str(out_path), input_names=list(INPUTS),
                           output_names=list(OUTPUTS), dynamo=False, opset_version=17)
 
-    import onnx
-
-    proto = onnx.load(str(out_path))
     cfg = model.config
     meta = {
         "format": FORMAT,
@@ -62,16 +63,28 @@ def export(checkpoint_path: str, out: str | None = None, log=print) -> Path:
         "checkpoint_sha256": checkpoint.file_hash(blob["path"]),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
-    proto.producer_name = "live-biaxial"
-    onnx.save(proto, str(out_path))
+    if temperature is not None:
+        meta["temperature"] = f"{temperature:g}"
+    set_metadata(out_path, meta)
 
     report = verify(cell, out_path)
     log(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB); verified over {VERIFY_STEPS} steps: "
         f"notes identical, max probability difference {report['max_prob_diff']:.2e}")
     return out_path
+
+
+def set_metadata(path: Path, items: dict[str, str]) -> None:
+    """Write metadata entries into an ONNX file (replacing entries of the same key); the graph is untouched."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    kept = [(e.key, e.value) for e in proto.metadata_props if e.key not in items]
+    del proto.metadata_props[:]
+    for key, value in kept + list(items.items()):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "live-biaxial"
+    onnx.save(proto, str(path))
 
 
 def verify(cell: StepCell, path: Path) -> dict:
