@@ -142,7 +142,7 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
                                "transpose": 2, "init_from": str(parent / "last.pt"), "key_memory_steps": 16,
                                "lr": 1e-3}]
     out = tmp_path / "km.onnx"
-    r = run_cli("export-onnx", run / "last.pt", "--out", out)  # export checks onnxruntime against torch
+    r = run_cli("export-onnx", run / "last.pt", "--out", out, "--temperature", "0.8")  # checks onnxruntime vs torch
     assert r.returncode == 0, r.stderr
     cell = Cell(out)
     assert cell.state_size == 2 * (16 + 16) + 12 and cell.describe()["key_memory_steps"] == "16"
@@ -158,6 +158,8 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
     assert rows == ["2", "3", "4", "5"]
     assert "--out runs/finetune --init-from runs/small/last.pt --key-memory 16 --batch-size 2 --segment-steps 32 " \
            "--transpose 2 --lr 0.001 --batches 5" in card
+    assert "export-onnx runs/finetune/last.pt --out exported/default.onnx --temperature 0.8`" in card
+    assert "**Sampling**: temperature 0.8 unless the player picks one" in card
 
 
 def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):

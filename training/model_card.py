@@ -21,6 +21,7 @@ def stats_section(stats_json: str | None) -> str:
     verdict = "every statistic within bounds" if r["all_ok"] else "NOT every statistic within bounds (rows marked NO)"
     return (f"- **Does it sound like the data?** `live-biaxial stats` ({r['generated']['pieces']} generated pieces of "
             f"{r['generated']['steps'] // r['generated']['pieces'] // 16} bars, anti-silence {r['anti_silence']:g}, "
+            f"temperature {r.get('temperature', 1.0):g}, "
             f"against the {r['data']['pieces']} {r['split']} pieces; shares within 25% of the data's or 0.02, "
             f"longest silence at most a bar): {verdict}.\n\n```\n{table(r)}\n```\n")
 
@@ -74,7 +75,9 @@ def rebuild_text(meta: dict) -> str:
                             f"{segments} --lr {s.get('lr', 1e-3):g} --batches {end}`")
         else:
             commands.append(f"`live-biaxial train {DATA} --out {run} --resume --batches {end} {segments}`")
-    return ", then ".join(commands) + f", then `live-biaxial export-onnx {run}/last.pt --out exported/default.onnx`."
+    temperature = f" --temperature {meta['temperature']}" if "temperature" in meta else ""
+    return ", then ".join(commands) + (f", then `live-biaxial export-onnx {run}/last.pt --out exported/default.onnx"
+                                       f"{temperature}`.")
 
 
 def eval_text(eval_json: str | None, best: dict) -> str:
@@ -127,6 +130,8 @@ def main(run: str, model: str, stats_json: str | None = None, eval_json: str | N
 - **Training**: Adam lr 1e-3, {stages_text(meta, data)}; {meta['batches']} batches, about {hours:.1f} h of
   wall-clock training on {platform.machine()} CPU (2 cores shared with development work, 1-2 torch threads).
   Checkpoint sha256 {meta['checkpoint_sha256']}.
+- **Sampling**: temperature {meta.get('temperature', '1')} unless the player picks one (`--temperature`, the console's
+  `t`/`g`, CC 21){'; chosen with `bench/bench_temperature.py` (README, "Default model")' if 'temperature' in meta else ''}.
 - **Validation** (NLL per 16th-note step, every step of every validation piece; accuracy = frame-level TP/(TP+FP+FN)):
   {eval_text(eval_json, best)}
 
