@@ -1,7 +1,7 @@
 """Does generated music stay in its key? Key drift and pitch-class distance, models side by side.
 
-For each ONNX model: N pieces of B bars from the C major seed (anti-silence on, temperature 1, seeds
-0..N-1, as `live-biaxial stats`), then
+For each ONNX model: N pieces of B bars from the C major seed (anti-silence on, --temperature, 1 unless
+given, whatever the model's own; seeds 0..N-1, as `live-biaxial stats`), then
 - key drift: the key (Krumhansl-Kessler) of the last 4 bars against the first 4, in fifths, after 16
   bars and after B bars;
 - key clarity: how well each whole 4-bar window fits its best key profile (correlation), averaged;
@@ -46,6 +46,7 @@ def main():
     p.add_argument("--pieces", type=int, default=64)
     p.add_argument("--bars", type=int, default=32)
     p.add_argument("--data", default=str(JSB))
+    p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--json", default="bench/results/key_drift.json")
     args = p.parse_args()
 
@@ -57,7 +58,8 @@ def main():
     real = stats.excerpts(long_enough, len(long_enough), steps, seed=0)
     real_16 = [e[: 16 * BAR] for e in stats.excerpts(train, len(train), 16 * BAR, seed=0) if len(e) == 16 * BAR]
     result = {
-        "pieces": args.pieces, "bars": args.bars, "window_steps": WINDOW, "machine": platform.machine(),
+        "pieces": args.pieces, "bars": args.bars, "window_steps": WINDOW, "temperature": args.temperature,
+        "machine": platform.machine(),
         "data": {
             "key_clarity": stats.key_clarity(real_16, WINDOW),
             "drift_16_bars": stats.key_drift(real_16, WINDOW),
@@ -72,7 +74,8 @@ def main():
     for path in args.models:
         cell = Cell(path)
         t0 = time.perf_counter()
-        gen = [generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=s)[0] for s in range(args.pieces)]
+        gen = [generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=s,
+                        temperature=args.temperature)[0] for s in range(args.pieces)]
         m = measure(gen, ref_hist, args.pieces)
         m.update(batches=cell.describe().get("batches"), key_memory_steps=cell.describe().get("key_memory_steps", "0"),
                  seconds=time.perf_counter() - t0)

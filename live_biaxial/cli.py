@@ -114,8 +114,9 @@ def run_generate(args) -> int:
         raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
     cell = Cell(args.model)
     steps = args.bars * 4 * cell.steps_per_beat
+    temperature = temperature_of(args, cell)
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
-                        anti_silence=args.anti_silence, temperature=temperature_of(args, cell))
+                        anti_silence=args.anti_silence, temperature=temperature)
     out = Path(args.out)
     try:
         matrix_to_midi(notes, bpm=args.bpm, steps_per_beat=cell.steps_per_beat, velocity=args.velocity).save(out)
@@ -123,7 +124,7 @@ def run_generate(args) -> int:
         raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
     silent = int((notes[:, :, 0].sum(1) == 0).sum())
     print(f"wrote {out}: {args.bars} bars, {int(notes[..., 1].sum())} notes struck, {silent} silent 16ths "
-          f"(model {cell.path.name}, seed {args.seed})")
+          f"(model {cell.path.name}, seed {args.seed}, temperature {temperature:g})")
     if args.plot:
         from .plot import piano_roll_png
 
