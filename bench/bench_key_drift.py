@@ -5,6 +5,8 @@ given, whatever the model's own; seeds 0..N-1, as `live-biaxial stats`), then
 - key drift: the key (Krumhansl-Kessler) of the last 4 bars against the first 4, in fifths, after 16
   bars and after B bars;
 - key clarity: how well each whole 4-bar window fits its best key profile (correlation), averaged;
+- modes: the share of pieces in minor, and each mode's key-normalised histogram (first 16 bars) against
+  the train split's pieces of that mode (distance, and the difference per pitch class);
 - pitch-class distance: the key-normalised pitch-class histogram of the first 16 bars against the
   validation split's (the `stats` figure), for 16 pieces and for all N;
 and the same for real excerpts of the train split (pieces long enough; distance: the median of 32 draws).
@@ -33,8 +35,17 @@ def distances(pieces, ref_hist, n):
             for k in sorted({16, n}) if k <= len(pieces)}
 
 
-def measure(pieces, ref_hist, n):
-    return {"key_clarity": stats.key_clarity(pieces, WINDOW),
+def modes(pieces, ref_modes):
+    """Minor share; each mode's key-normalised histogram against the train split's, with the differences
+    per pitch class (percentage points; index 0 = the tonic)."""
+    own = stats.mode_histograms([p[: 16 * BAR] for p in pieces])
+    return {"minor_share": stats.minor_share([p[: 16 * BAR] for p in pieces]),
+            **{f"{m}_distance": stats.histogram_distance(own[m], ref_modes[m]) for m in own},
+            **{f"{m}_minus_data_points": [round(100 * float(x), 2) for x in own[m] - ref_modes[m]] for m in own}}
+
+
+def measure(pieces, ref_hist, n, ref_modes):
+    return {"key_clarity": stats.key_clarity(pieces, WINDOW), "modes_16_bars": modes(pieces, ref_modes),
             "drift_16_bars": stats.key_drift([p[: 16 * BAR] for p in pieces], WINDOW),
             "drift_all": stats.key_drift(pieces, WINDOW),
             "pitch_class_distance": distances(pieces, ref_hist, n)}
@@ -53,6 +64,7 @@ def main():
     data = load_data([args.data], steps_per_beat=4, min_steps=1, log=lambda s: None)
     train = [x.matrix for x in data.splits["train"]]
     ref_hist = stats.key_normalised_histogram([x.matrix for x in data.splits["valid"]])
+    ref_modes = stats.mode_histograms(train)
     steps = args.bars * BAR
     long_enough = [x for x in train if len(x) >= steps]
     real = stats.excerpts(long_enough, len(long_enough), steps, seed=0)
@@ -62,6 +74,7 @@ def main():
         "machine": platform.machine(),
         "data": {
             "key_clarity": stats.key_clarity(real_16, WINDOW),
+            "modes_16_bars": modes(real_16, ref_modes),
             "drift_16_bars": stats.key_drift(real_16, WINDOW),
             "drift_all": stats.key_drift(real, WINDOW),
             "pitch_class_distance_median_of_32": {str(k): float(np.median([stats.histogram_distance(
@@ -76,7 +89,7 @@ def main():
         t0 = time.perf_counter()
         gen = [generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=s,
                         temperature=args.temperature)[0] for s in range(args.pieces)]
-        m = measure(gen, ref_hist, args.pieces)
+        m = measure(gen, ref_hist, args.pieces, ref_modes)
         m.update(batches=cell.describe().get("batches"), key_memory_steps=cell.describe().get("key_memory_steps", "0"),
                  seconds=time.perf_counter() - t0)
         result["models"][path] = m

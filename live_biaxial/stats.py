@@ -86,6 +86,13 @@ def key_normalised_histogram(pieces: list[np.ndarray]) -> np.ndarray:
     return mean / max(mean.sum(), 1e-12)
 
 
+def mode_histograms(pieces: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The key-normalised histogram of the pieces in a major key and of those in a minor key, apart."""
+    keys = [key_of(pitch_class_histogram(p)) if p[:, :, 0].any() else None for p in pieces]
+    return {mode: key_normalised_histogram([p for p, k in zip(pieces, keys) if k is not None and k[1] == minor])
+            for mode, minor in (("major", False), ("minor", True))}
+
+
 def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Total variation distance: the share of probability mass that would have to move (0..1)."""
     return float(0.5 * np.abs(a - b).sum())

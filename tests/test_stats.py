@@ -7,7 +7,7 @@ import pytest
 
 from live_biaxial.representation import pitches_to_matrix
 from live_biaxial.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
-                                music_stats, pitch_class_histogram, to_c)
+                                mode_histograms, music_stats, pitch_class_histogram, to_c)
 from tests.conftest import run_cli
 
 C_MAJOR = [60, 64, 67]
@@ -127,3 +127,13 @@ def test_minor_share_counts_pieces_in_a_minor_key():
     pieces = [piece(*cadences(60)), piece(*cadences(67)), piece(*a_minor), piece(*c_minor), piece(*[[]] * 8)]
     assert minor_share(pieces) == pytest.approx(2 / 4)  # the silent piece has no key and is not counted
     assert minor_share([piece(*cadences(62))]) == 0.0 and minor_share([]) == 0.0
+
+
+def test_mode_histograms_keep_major_and_minor_pieces_apart():
+    a_minor = [[57, 60, 64]] * 4 + [[62, 65, 69]] * 4 + [[64, 68, 71]] * 4 + [[57, 60, 64]] * 4  # i iv V i
+    pieces = [piece(*cadences(60)), piece(*cadences(67)), piece(*a_minor)]
+    h = mode_histograms(pieces)
+    assert h["major"] == pytest.approx(key_normalised_histogram(pieces[:2]))  # G major is rotated onto C
+    assert h["minor"] == pytest.approx(key_normalised_histogram(pieces[2:]))
+    assert h["minor"][3] > 0 and h["minor"][4] == 0  # on the tonic C: the minor third (Eb), no E
+    assert mode_histograms([piece(*cadences(60))])["minor"].sum() == 0  # no minor piece: an empty histogram
