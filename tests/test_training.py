@@ -166,3 +166,50 @@ def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):
     r = run_cli("train", midi_folder, "--out", tmp_path / "run", "--batches", "2", "--init-from",
                 tmp_path / "nothing.pt", "--key-memory", "8", *TINY)
     assert r.returncode != 0 and "Traceback" not in r.stderr and "nothing.pt: no such checkpoint" in r.stderr
+
+
+def test_an_exported_model_trains_on_and_evaluates_like_its_checkpoint(midi_folder, tmp_path):
+    """Run folders are not shipped: `--init-from exported/X.onnx` and `eval X.onnx` split the file's weights back."""
+    import torch
+
+    from training import checkpoint
+
+    parent = tmp_path / "parent"
+    assert run_cli("train", midi_folder, "--out", parent, "--batches", "3", *TINY).returncode == 0
+    assert run_cli("export-onnx", parent / "last.pt", "--out", tmp_path / "parent.onnx").returncode == 0
+    piece = torch.from_numpy(np.random.default_rng(1).random((1, 40, 78, 2)) < 0.1).float()  # (1, T, 78, 2)
+    steps = torch.arange(40)[None]
+
+    def same_function(a, b):
+        (ma, _), (mb, blob) = checkpoint.load_model(a), checkpoint.load_model(b)
+        assert ma.config == mb.config
+        with torch.no_grad():
+            torch.testing.assert_close(ma(piece, steps), mb(piece, steps), atol=1e-5, rtol=1e-5)
+        return blob
+
+    blob = same_function(parent / "last.pt", tmp_path / "parent.onnx")
+    assert blob["step"] == 3 and blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32}]
+    evals = [run_cli("eval", m, "--data", midi_folder, "--split", "train") for m in (parent / "last.pt", tmp_path / "parent.onnx")]
+    assert all(r.returncode == 0 for r in evals), evals[1].stderr
+    nll = [json.loads(r.stdout.splitlines()[-1])["nll"] for r in evals]
+    assert nll[0] == pytest.approx(nll[1], abs=1e-5)
+
+    run = tmp_path / "run"  # with a key memory: the widened first layer comes back from the file too
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "5", "--init-from", tmp_path / "parent.onnx",
+                "--key-memory", "16", *TINY[4:])
+    assert r.returncode == 0, r.stderr
+    assert [m["step"] for m in metrics(run)] == [4, 5]
+    assert torch.load(run / "last.pt", weights_only=False)["stages"][-1]["init_from"] == str(tmp_path / "parent.onnx")
+    assert run_cli("export-onnx", run / "last.pt", "--out", tmp_path / "run.onnx").returncode == 0
+    same_function(run / "last.pt", tmp_path / "run.onnx")
+
+    from training.model_card import main as model_card
+
+    model_card(str(run), str(tmp_path / "run.onnx"))  # no metrics beside the parent file: this run's rows only
+    rows = [line.split("|")[1].strip() for line in (tmp_path / "MODEL_CARD.md").read_text().splitlines()
+            if line.startswith("| ") and line[2].isdigit()]
+    assert rows == ["4", "5"]
+
+    (tmp_path / "junk.onnx").write_bytes(b"not a model")
+    r = run_cli("train", midi_folder, "--out", tmp_path / "bad", "--batches", "2", "--init-from", tmp_path / "junk.onnx", *TINY)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "junk.onnx: not a readable ONNX model" in r.stderr, r.stderr

@@ -37,12 +37,16 @@ def save(path: Path, model, optimizer, step: int, train_config: TrainConfig, ext
 
 
 def load(path: str | Path) -> dict:
-    """Read a checkpoint; anything else gives one ModelFileError line."""
+    """Read a checkpoint (or an exported .onnx model's weights); anything else gives one ModelFileError line."""
     path = Path(path)
     if path.is_dir():
         path = path / "last.pt"
     if not path.exists():
         raise ModelFileError(f"{path}: no such checkpoint")
+    if path.suffix == ".onnx":  # an exported model: its weights, split back (training/from_onnx.py)
+        from .from_onnx import load_exported
+
+        return load_exported(path)
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises pickle, zip and runtime errors alike

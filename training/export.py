@@ -54,13 +54,14 @@ def export(checkpoint_path: str, out: str | None = None, log=print, temperature:
         "steps_per_beat": str(cfg.steps_per_beat),
         "time_sizes": json.dumps(list(cfg.time_sizes)),
         "pitch_sizes": json.dumps(list(cfg.pitch_sizes)),
+        "dropout": str(cfg.dropout),
         "state_size": str(cell.state_size),
         "key_memory_steps": str(cfg.key_memory_steps),
         "data_summary": json.dumps(blob.get("data_summary", {})),
         "valid_nll": str(blob.get("best_valid_nll", "")),
         "batches": str(blob["step"]),
         "stages": json.dumps(blob.get("stages", [])),
-        "checkpoint_sha256": checkpoint.file_hash(blob["path"]),
+        "checkpoint_sha256": blob.get("checkpoint_sha256") or checkpoint.file_hash(blob["path"]),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     if temperature is not None:
