@@ -37,7 +37,7 @@ def export(checkpoint_path: str, out: str | None = None, log=print, temperature:
     """temperature: the sampling temperature players use unless told otherwise (metadata; none = 1)."""
     if temperature is not None and not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
         raise LiveBiaxialError(f"--temperature {temperature:g}: a model's temperature lies within "
-                             f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
+                               f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
     model, blob = checkpoint.load_model(checkpoint_path)
     cell = StepCell(model)
     out_path = Path(out) if out else Path("exported") / (Path(blob["path"]).parent.name + ".onnx")
