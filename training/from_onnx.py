@@ -23,11 +23,14 @@ from .config import ModelConfig
 from .model import BiaxialLSTM
 
 
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(a, dtype=np.float32))  # a copy: the arrays read from the file are read-only
+
+
 def _lstm(prefix: str, weight_ih: np.ndarray, weight_hh: np.ndarray, bias: np.ndarray) -> dict[str, torch.Tensor]:
     """nn.LSTM layer weights from (in, 4H), (H, 4H) and (4H,) arrays (gate order i, f, g, o throughout)."""
-    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # a copy: the arrays read from the file are read-only  # noqa: E731
-    return {f"{prefix}.weight_ih_l0": t(weight_ih.T), f"{prefix}.weight_hh_l0": t(weight_hh.T),
-            f"{prefix}.bias_ih_l0": t(bias), f"{prefix}.bias_hh_l0": torch.zeros(len(bias))}
+    return {f"{prefix}.weight_ih_l0": _tensor(weight_ih.T), f"{prefix}.weight_hh_l0": _tensor(weight_hh.T),
+            f"{prefix}.bias_ih_l0": _tensor(bias), f"{prefix}.bias_hh_l0": torch.zeros(len(bias))}
 
 
 def state_dict_from_fused(w: dict[str, np.ndarray], cfg: ModelConfig) -> dict[str, torch.Tensor]:
@@ -42,8 +45,8 @@ def state_dict_from_fused(w: dict[str, np.ndarray], cfg: ModelConfig) -> dict[st
     for k in range(1, len(cfg.pitch_sizes)):
         fused, n_in = w[f"pitch_w.{k - 1}"], cfg.pitch_sizes[k - 1]  # (P_{k-1} + P_k + 1, 4P_k): bias as last row
         out |= _lstm(f"pitch_layers.{k}", fused[:n_in], fused[n_in:-1], fused[-1])
-    out["out.weight"] = torch.from_numpy(w["out_w"].T.copy())  # (2, P)
-    out["out.bias"] = torch.from_numpy(w["out_b"].copy())
+    out["out.weight"] = _tensor(w["out_w"].T)  # (2, P)
+    out["out.bias"] = _tensor(w["out_b"])
     return out
 
 
