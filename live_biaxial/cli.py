@@ -95,10 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def temperature_of(args, cell) -> float:
     """--temperature if given, else the model's own (its metadata; 1 for models that name none)."""
+    from .controls import TEMPERATURE_RANGE
+
     if args.temperature is None:
         return cell.temperature
-    if not 0.05 <= args.temperature <= 3.0:
-        raise LiveBiaxialError(f"--temperature {args.temperature:g}: choose one within 0.05..3 (1 = plain sampling)")
+    low, high = TEMPERATURE_RANGE
+    if not low <= args.temperature <= high:
+        raise LiveBiaxialError(f"--temperature {args.temperature:g}: choose one within {low:g}..{high:g} (1 = plain sampling)")
     return args.temperature
 
 

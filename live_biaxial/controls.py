@@ -22,6 +22,7 @@ SCALES = {
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FORBIDDEN = -np.inf
 
+TEMPERATURE_RANGE = (0.05, 3.0)  # what a player may set (1 = plain sampling)
 # MIDI CC numbers on the --input port (documented in the README)
 CC_ANTI_SILENCE, CC_TEMPERATURE, CC_VELOCITY, CC_DENSITY = 20, 21, 22, 23
 
@@ -50,7 +51,7 @@ class Controls:
                 raise AttributeError(k)
             setattr(self, k, v)
         self.anti_silence = float(np.clip(self.anti_silence, 0.0, 1.0))
-        self.temperature = float(np.clip(self.temperature, 0.05, 3.0))
+        self.temperature = float(np.clip(self.temperature, *TEMPERATURE_RANGE))
         self.velocity = int(np.clip(self.velocity, 1, 127))
         self.density = float(np.clip(self.density, -6.0, 6.0))
         self.channel = int(np.clip(self.channel, 0, 15))

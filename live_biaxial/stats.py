@@ -61,9 +61,14 @@ def key_clarity(pieces: list[np.ndarray], window: int) -> float:
     return float(np.mean(fits)) if fits else 0.0
 
 
+def piece_keys(pieces: list[np.ndarray]) -> list[tuple[int, bool] | None]:
+    """Each piece's best-fitting key over the whole piece (None for a piece that never sounds)."""
+    return [key_of(pitch_class_histogram(p)) if p[:, :, 0].any() else None for p in pieces]
+
+
 def minor_share(pieces: list[np.ndarray]) -> float:
     """The share of sounding pieces whose best-fitting key is minor (0 if none sounds)."""
-    keys = [key_of(pitch_class_histogram(p)) for p in pieces if p[:, :, 0].any()]
+    keys = [k for k in piece_keys(pieces) if k is not None]
     return float(np.mean([minor for _, minor in keys])) if keys else 0.0
 
 
@@ -88,7 +93,7 @@ def key_normalised_histogram(pieces: list[np.ndarray]) -> np.ndarray:
 
 def mode_histograms(pieces: list[np.ndarray]) -> dict[str, np.ndarray]:
     """The key-normalised histogram of the pieces in a major key and of those in a minor key, apart."""
-    keys = [key_of(pitch_class_histogram(p)) if p[:, :, 0].any() else None for p in pieces]
+    keys = piece_keys(pieces)
     return {mode: key_normalised_histogram([p for p, k in zip(pieces, keys) if k is not None and k[1] == minor])
             for mode, minor in (("major", False), ("minor", True))}
 

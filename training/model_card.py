@@ -103,7 +103,7 @@ def run_metrics(run_dir: Path, meta: dict) -> list[dict]:
     for stage in reversed(meta.get("stages") or []):
         if stage.get("init_from"):  # a checkpoint in a run folder; an exported model (.onnx) has no metrics beside it
             log = Path(stage["init_from"]).parent / "metrics.jsonl"
-            if stage["init_from"].endswith(".onnx") or not log.exists():
+            if not log.exists():
                 return metrics
             parent = [json.loads(line) for line in log.read_text().splitlines()]
             return [m for m in parent if m["step"] < stage["from_batch"]] + metrics
