@@ -117,8 +117,8 @@ def test_resume_with_longer_segments_fine_tunes_on_them(midi_folder, tmp_path):
     blob = torch.load(run / "last.pt", weights_only=False)
     assert blob["step"] == 3
     assert (blob["train_config"]["segment_steps"], blob["train_config"]["batch_size"]) == (64, 1)
-    assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32},
-                              {"from_batch": 3, "batch_size": 1, "segment_steps": 64}]
+    assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32, "device": "cpu"},
+                              {"from_batch": 3, "batch_size": 1, "segment_steps": 64, "device": "cpu"}]
     assert metrics(run)[-1]["step"] == 3
 
 
@@ -137,8 +137,8 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
     assert [m["step"] for m in metrics(run)] == [4, 5]  # the batch count goes on from the parent's
     blob = torch.load(run / "last.pt", weights_only=False)
     assert blob["model_config"]["key_memory_steps"] == 16 and blob["model_config"]["time_sizes"] == (16, 16)
-    assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32},
-                              {"from_batch": 4, "batch_size": 2, "segment_steps": 32,
+    assert blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32, "device": "cpu"},
+                              {"from_batch": 4, "batch_size": 2, "segment_steps": 32, "device": "cpu",
                                "transpose": 2, "init_from": str(parent / "last.pt"), "key_memory_steps": 16,
                                "lr": 1e-3}]
     out = tmp_path / "km.onnx"
@@ -160,6 +160,26 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
            "--transpose 2 --lr 0.001 --batches 5" in card
     assert "export-onnx runs/finetune/last.pt --out exported/default.onnx --temperature 0.8`" in card
     assert "**Sampling**: temperature 0.8 unless the player picks one" in card
+
+
+def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them():
+    """Stages keep their device; stages from before that was kept ran on this machine's CPU."""
+    from training.model_card import hardware_text, rebuild_text
+
+    meta = {"batches": "40", "stages": [
+        {"from_batch": 1, "batch_size": 10, "segment_steps": 128},
+        {"from_batch": 11, "batch_size": 7, "segment_steps": 192, "transpose": 6, "init_from": "a.onnx", "lr": 3e-4},
+        {"from_batch": 21, "batch_size": 16, "segment_steps": 192, "transpose": 6, "init_from": "b.onnx",
+         "lr": 3e-4, "device": "cuda"},
+        {"from_batch": 31, "batch_size": 16, "segment_steps": 256, "device": "cuda"}]}
+    assert hardware_text(meta).endswith("; batches 21-30, 31-40 on a CUDA GPU")
+    assert "GPU" not in hardware_text({"batches": "40", "stages": meta["stages"][:2]})
+    commands = rebuild_text(meta).split(", then ")
+    assert [c.count("--device cuda") for c in commands] == [0, 0, 1, 1, 0]
+    assert "--out runs/finetune --init-from runs/small/last.pt" in commands[1]
+    assert "--out runs/finetune2 --init-from runs/finetune/last.pt" in commands[2]
+    assert "--out runs/finetune2 --resume --batches 40" in commands[3]
+    assert "export-onnx runs/finetune2/last.pt" in commands[4]
 
 
 def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):
@@ -188,7 +208,8 @@ def test_an_exported_model_trains_on_and_evaluates_like_its_checkpoint(midi_fold
         return blob
 
     blob = same_function(parent / "last.pt", tmp_path / "parent.onnx")
-    assert blob["step"] == 3 and blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32}]
+    assert blob["step"] == 3 and blob["stages"] == [{"from_batch": 1, "batch_size": 2, "segment_steps": 32,
+                                                                 "device": "cpu"}]
     evals = [run_cli("eval", m, "--data", midi_folder, "--split", "train") for m in (parent / "last.pt", tmp_path / "parent.onnx")]
     assert all(r.returncode == 0 for r in evals), evals[1].stderr
     nll = [json.loads(r.stdout.splitlines()[-1])["nll"] for r in evals]

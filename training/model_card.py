@@ -59,17 +59,31 @@ def stages_text(meta: dict, data: dict) -> str:
             "train pieces)")
 
 
+def device_option(stage: dict) -> str:
+    return f" --device {stage['device']}" if stage.get("device", "cpu") != "cpu" else ""
+
+
+def hardware_text(meta: dict) -> str:
+    """Where the stages ran (stages recorded before the device was kept ran on this machine's CPU)."""
+    gpu = [f"{s['from_batch']}-{end}" for s, end in stage_spans(meta) if s.get("device", "cpu") == "cuda"]
+    cpu = f"{platform.machine()} CPU (2 cores shared with development work, 1-2 torch threads)"
+    return f"{cpu}; batches {', '.join(gpu)} on a CUDA GPU" if gpu else cpu
+
+
 def rebuild_text(meta: dict) -> str:
-    (_, first_end), *later = stage_spans(meta)
+    (first, first_end), *later = stage_spans(meta)
     run = "runs/small"
     commands = [f"`live-biaxial train {DATA} --out {run} --time-sizes 150,150 --pitch-sizes 80,40 "
-                f"--batches {first_end}`"]
+                f"--batches {first_end}{device_option(first)}`"]
+    finetunes = 0
     for s, end in later:
         segments = f"--batch-size {s['batch_size']} --segment-steps {s['segment_steps']}"
         if s.get("transpose"):
             segments += f" --transpose {s['transpose']}"
+        segments += device_option(s)
         if s.get("init_from"):
-            parent, run = run, "runs/finetune"
+            finetunes += 1
+            parent, run = run, "runs/finetune" + (str(finetunes) if finetunes > 1 else "")
             memory = f" --key-memory {s['key_memory_steps']}" if s.get("key_memory_steps") else ""
             commands.append(f"`live-biaxial train {DATA} --out {run} --init-from {parent}/last.pt{memory} "
                             f"{segments} --lr {s.get('lr', 1e-3):g} --batches {end}`")
@@ -131,7 +145,7 @@ def main(run: str, model: str, stats_json: str | None = None, eval_json: str | N
   ({data['valid']['steps']} steps); {data.get('skipped', 0)} pieces skipped (shorter than a
   {stage_spans(meta)[-1][0]['segment_steps']}-step segment).
 - **Training**: Adam lr 1e-3, {stages_text(meta, data)}; {meta['batches']} batches, about {hours:.1f} h of
-  wall-clock training on {platform.machine()} CPU (2 cores shared with development work, 1-2 torch threads).
+  wall-clock training on {hardware_text(meta)}.
   Checkpoint sha256 {meta['checkpoint_sha256']}.
 - **Sampling**: temperature {meta.get('temperature', '1')} unless the player picks one (`--temperature`, the console's
   `t`/`g`, CC 21){'; chosen with `bench/bench_temperature.py` (README, "Default model")' if 'temperature' in meta else ''}.

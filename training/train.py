@@ -101,9 +101,11 @@ def _interrupt_on_sigterm() -> None:
             pass
 
 
-def _stage(first_batch: int, cfg: TrainConfig) -> dict:
-    """Where the run's segments changed (the checkpoint keeps the list; export and the model card show it)."""
-    stage = {"from_batch": first_batch, "batch_size": cfg.batch_size, "segment_steps": cfg.segment_steps}
+def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
+    """Where the run's segments changed (the checkpoint keeps the list; export and the model card show it).
+    Stages recorded before the device was kept all ran on a CPU."""
+    stage = {"from_batch": first_batch, "batch_size": cfg.batch_size, "segment_steps": cfg.segment_steps,
+             "device": device.type}
     return {**stage, "transpose": cfg.transpose} if cfg.transpose else stage
 
 
@@ -148,11 +150,13 @@ def train(
         if new_lr is not None:
             cfg = dataclasses.replace(cfg, lr=new_lr)
         start_step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
-        stages = blob.get("stages") or [_stage(1, run_cfg)]  # (checkpoints before stages: one stage so far)
-        if (cfg.batch_size, cfg.segment_steps) != (run_cfg.batch_size, run_cfg.segment_steps):
-            stages = [*stages, _stage(start_step + 1, cfg)]
+        # (checkpoints from before stages were kept: one stage so far, on a CPU)
+        stages = blob.get("stages") or [_stage(1, run_cfg, torch.device("cpu"))]
+        moved = stages[-1].get("device", "cpu") != dev.type
+        if moved or (cfg.batch_size, cfg.segment_steps) != (run_cfg.batch_size, run_cfg.segment_steps):
+            stages = [*stages, _stage(start_step + 1, cfg, dev)]
     else:
-        stages = [_stage(1, cfg)]
+        stages = [_stage(1, cfg, dev)]
     model = BiaxialLSTM(model_config).to(dev)
     if blob is not None:
         model.load_state_dict(blob["model"])
@@ -160,7 +164,7 @@ def train(
         parent = checkpoint.load(init_from)
         checkpoint.load_widened(model, parent["model"], parent["path"])
         start_step = parent["step"]
-        stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg), "init_from": parent["path"],
+        stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg, dev), "init_from": parent["path"],
                                                "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr}]
     optimizer = make_optimizer(model, cfg)
     if blob is not None and blob.get("optimizer"):
