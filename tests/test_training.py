@@ -164,7 +164,7 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
 
 def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them():
     """Stages keep their device; stages from before that was kept ran on this machine's CPU."""
-    from training.model_card import hardware_text, rebuild_text
+    from training.model_card import CPU, rebuild_text, wall_time_text
 
     meta = {"batches": "40", "stages": [
         {"from_batch": 1, "batch_size": 10, "segment_steps": 128},
@@ -172,8 +172,10 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
         {"from_batch": 21, "batch_size": 16, "segment_steps": 192, "transpose": 6, "init_from": "b.onnx",
          "lr": 3e-4, "device": "cuda"},
         {"from_batch": 31, "batch_size": 16, "segment_steps": 256, "device": "cuda"}]}
-    assert hardware_text(meta).endswith("; batches 21-30, 31-40 on a CUDA GPU")
-    assert "GPU" not in hardware_text({"batches": "40", "stages": meta["stages"][:2]})
+    metrics = [{"step": n, "time": 36.0 * n * (10 if n <= 20 else 1)} for n in range(1, 41)]  # 10x faster on the GPU
+    assert wall_time_text(metrics, meta) == f"about 1.9 h on {CPU} and about 0.2 h on a CUDA GPU"
+    later = wall_time_text(metrics[25:], meta)
+    assert later.startswith("batches 26-40: about 0.1 h on a CUDA GPU;") and "CPU" not in later
     commands = rebuild_text(meta).split(", then ")
     assert [c.count("--device cuda") for c in commands] == [0, 0, 1, 1, 0]
     assert "--out runs/finetune --init-from runs/small/last.pt" in commands[1]
