@@ -184,6 +184,50 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
     assert "export-onnx runs/finetune2/last.pt" in commands[4]
 
 
+def test_own_notes_replace_the_chosen_input_steps_with_draws_from_the_model():
+    import torch
+
+    from training.config import ModelConfig
+    from training.model import BiaxialLSTM
+    from training.train import with_own_notes
+
+    torch.manual_seed(0)
+    model = BiaxialLSTM(ModelConfig((8,), (6,), 0.5)).train()
+    states = (torch.rand(3, 17, 78, 2) < 0.3).float()  # (B, T+1, 78, 2); a new model plays ~5% of notes
+    states[..., 1] *= states[..., 0]
+    steps = torch.arange(17)[None].expand(3, -1)
+    assert torch.equal(with_own_notes(model, states, steps, 0.0), states)
+    everything = with_own_notes(model, states, steps, 1.0)
+    assert model.training  # dropout back on for the training pass
+    assert torch.equal(everything[:, 0], states[:, 0])  # the first step has no prediction to draw from
+    assert not torch.equal(everything[:, 1:], states[:, 1:])
+    assert (everything[..., 1] <= everything[..., 0]).all()  # articulated only where played
+    with torch.no_grad():
+        p = torch.sigmoid(model.eval()(states, steps))[..., 0]  # (B, T, 78) what the draws follow
+    rate = everything[:, 1:, :, 0].mean()
+    assert abs(rate - p.mean()) < 0.02 and abs(rate - states[:, 1:, :, 0].mean()) > 0.2  # the model's rate, not the data's
+    half = with_own_notes(model.train(), states, steps, 0.5)
+    same = (half == states).all(-1).all(-1)[:, 1:]  # (B, T) steps left real
+    assert 0.2 < same.float().mean() < 0.9
+
+
+def test_training_on_own_notes_records_it_and_resumes_exactly(midi_folder, tmp_path):
+    import torch
+
+    full, part = tmp_path / "full", tmp_path / "part"
+    own = ["--own-notes", "0.5"]
+    assert run_cli("train", midi_folder, "--out", full, "--batches", "3", *own, *TINY).returncode == 0
+    assert run_cli("train", midi_folder, "--out", part, "--batches", "2", *own, *TINY).returncode == 0
+    r = run_cli("train", midi_folder, "--out", part, "--batches", "3", "--resume", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert metrics(full)[2]["loss"] == metrics(part)[2]["loss"]
+    plain = tmp_path / "plain"
+    assert run_cli("train", midi_folder, "--out", plain, "--batches", "3", *TINY).returncode == 0
+    assert metrics(plain)[0]["loss"] != metrics(full)[0]["loss"]  # the draws change what it reads
+    blob = torch.load(part / "last.pt", weights_only=False)
+    assert blob["train_config"]["own_notes"] == 0.5 and blob["stages"][0]["own_notes"] == 0.5
+
+
 def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):
     r = run_cli("train", midi_folder, "--out", tmp_path / "run", "--batches", "2", "--init-from",
                 tmp_path / "nothing.pt", "--key-memory", "8", *TINY)

@@ -26,6 +26,8 @@ def add_train_args(p) -> None:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--new-lr", type=float, help="with --resume: go on at this learning rate (a decay step)")
     p.add_argument("--transpose", type=int, default=0, help="random transposition up to +-N semitones")
+    p.add_argument("--own-notes", type=float, default=0.0, metavar="SHARE",
+                   help="read this share of input steps from the model's own predictions, against exposure bias")
     p.add_argument("--time-sizes", type=sizes, default=ModelConfig.time_sizes, help="e.g. 300,300")
     p.add_argument("--pitch-sizes", type=sizes, default=ModelConfig.pitch_sizes, help="e.g. 100,50")
     p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
@@ -72,7 +74,7 @@ def run_train(args) -> int:
     cfg = TrainConfig(
         batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
-        transpose=args.transpose, batches=args.batches, eval_every=args.eval_every,
+        transpose=args.transpose, own_notes=args.own_notes, batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
     )
     try:

@@ -43,9 +43,12 @@ class BiaxialLSTM(nn.Module):
             lstm.bias_hh_l0[h : 2 * h].fill_(0.0)
         self.out.bias.copy_(torch.tensor([-3.0, 0.0]))
 
-    def forward(self, states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
-        """states (B, T+1, 78, 2) float, steps (B, T+1) int64 -> logits (B, T, 78, 2) of states[:, 1:]."""
-        x = self.features(states[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
+    def forward(self, states: torch.Tensor, steps: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """states (B, T+1, 78, 2) float, steps (B, T+1) int64 -> logits (B, T, 78, 2) of states[:, 1:].
+
+        inputs (B, T+1, 78, 2): the notes the time axis reads, when not states (see train.with_own_notes);
+        the pitch axis always reads the true notes below, as the targets are the true notes."""
+        x = self.features((states if inputs is None else inputs)[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
         if self.config.key_memory_steps:
             memory = key_memory_over_time(x[..., CONTEXT], key_memory_decay(self.config.key_memory_steps))
             x = torch.cat([x, memory], dim=-1)  # (B, T, 78, 92)

@@ -41,6 +41,8 @@ def stage_text(stage: dict, end: int) -> str:
     text = f"batches {stage['from_batch']}-{end}: {stage['batch_size']} segments x {stage['segment_steps']} steps"
     if stage.get("transpose"):
         text += f" transposed by up to +-{stage['transpose']} semitones"
+    if stage.get("own_notes"):
+        text += f", {stage['own_notes']:.0%} of input steps drawn from its own predictions"
     if stage.get("key_memory_steps"):
         text += (f", key memory inputs added ({stage['key_memory_steps']}-step time constant, their weights "
                  "starting at 0)")
@@ -92,6 +94,8 @@ def rebuild_text(meta: dict) -> str:
         segments = f"--batch-size {s['batch_size']} --segment-steps {s['segment_steps']}"
         if s.get("transpose"):
             segments += f" --transpose {s['transpose']}"
+        if s.get("own_notes"):
+            segments += f" --own-notes {s['own_notes']:g}"
         segments += device_option(s)
         if s.get("init_from"):
             finetunes += 1

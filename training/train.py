@@ -106,7 +106,30 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
     Stages recorded before the device was kept all ran on a CPU."""
     stage = {"from_batch": first_batch, "batch_size": cfg.batch_size, "segment_steps": cfg.segment_steps,
              "device": device.type}
-    return {**stage, "transpose": cfg.transpose} if cfg.transpose else stage
+    if cfg.transpose:
+        stage["transpose"] = cfg.transpose
+    if cfg.own_notes:
+        stage["own_notes"] = cfg.own_notes
+    return stage
+
+
+@torch.no_grad()
+def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor, share: float) -> torch.Tensor:
+    """Parallel scheduled sampling (Duckworth et al. 2019): states (B, T+1, 78, 2) -> the inputs to train on,
+    where a random ``share`` of steps 1..T holds notes drawn from the model's own prediction of that step
+    (given the true past; dropout off) instead of the real ones. Generation feeds the model its own notes;
+    training only on real ones leaves it unpractised at going on from its own mistakes (exposure bias:
+    bench/bench_teacher_forced.py). Draws use torch's global generator, seeded per batch."""
+    was_training = model.training
+    model.eval()
+    drawn = torch.bernoulli(torch.sigmoid(model(states, steps).float()))  # (B, T, 78, 2) for states[:, 1:]
+    model.train(was_training)
+    drawn[..., 1] *= drawn[..., 0]  # articulated only where played
+    replace = torch.rand(states.shape[:2], device=states.device) < share  # (B, T+1)
+    replace[:, 0] = False  # the first step has no prediction
+    inputs = states.clone()
+    inputs[replace] = drawn[replace[:, 1:]]
+    return inputs
 
 
 def train(
@@ -203,8 +226,10 @@ def train(
             states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
                                          cfg.segment_start_multiple, cfg.transpose)
             states_t = torch.from_numpy(states).to(dev)
+            steps_t = torch.from_numpy(steps).to(dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                logits = net(states_t, torch.from_numpy(steps).to(dev))
+                inputs = with_own_notes(model, states_t, steps_t, cfg.own_notes) if cfg.own_notes else None
+                logits = net(states_t, steps_t, inputs)
             loss = loss_per_step(logits.float(), states_t[:, 1:])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
