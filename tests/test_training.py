@@ -164,14 +164,14 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
 
 def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them():
     """Stages keep their device; stages from before that was kept ran on this machine's CPU."""
-    from training.model_card import CPU, rebuild_text, wall_time_text
+    from training.model_card import CPU, rebuild_text, stages_text, wall_time_text
 
     meta = {"batches": "40", "stages": [
         {"from_batch": 1, "batch_size": 10, "segment_steps": 128},
         {"from_batch": 11, "batch_size": 7, "segment_steps": 192, "transpose": 6, "init_from": "a.onnx", "lr": 3e-4},
         {"from_batch": 21, "batch_size": 16, "segment_steps": 192, "transpose": 6, "init_from": "b.onnx",
          "lr": 3e-4, "device": "cuda"},
-        {"from_batch": 31, "batch_size": 16, "segment_steps": 256, "device": "cuda"}]}
+        {"from_batch": 31, "batch_size": 16, "segment_steps": 256, "device": "cuda", "own_notes": 0.25}]}
     metrics = [{"step": n, "time": 36.0 * n * (10 if n <= 20 else 1)} for n in range(1, 41)]  # 10x faster on the GPU
     assert wall_time_text(metrics, meta) == f"about 1.9 h on {CPU} and about 0.2 h on a CUDA GPU"
     later = wall_time_text(metrics[25:], meta)
@@ -180,7 +180,9 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
     assert [c.count("--device cuda") for c in commands] == [0, 0, 1, 1, 0]
     assert "--out runs/finetune --init-from runs/small/last.pt" in commands[1]
     assert "--out runs/finetune2 --init-from runs/finetune/last.pt" in commands[2]
-    assert "--out runs/finetune2 --resume --batches 40" in commands[3]
+    assert "--out runs/finetune2 --resume --batches 40" in commands[3] and "--own-notes 0.25" in commands[3]
+    assert "batches 31-40: 16 segments x 256 steps, 25% of input steps drawn from its own predictions" in \
+        stages_text(meta, {"train": {"pieces": 9}})
     assert "export-onnx runs/finetune2/last.pt" in commands[4]
 
 
