@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from live_biaxial import stats
-from live_biaxial.generation import AntiSilence, generate, seed_step
+from live_biaxial.generation import generate, seed_step
 from live_biaxial.model_file import Cell
 from training import checkpoint
 from training.data import load_data
@@ -54,25 +54,6 @@ def play_probabilities(model, excerpt: np.ndarray, start: int, temperature: floa
     steps = torch.arange(start, start + len(excerpt))[None]  # (1, T+1)
     logits = model(states, steps)[0, :, :, 0]  # (T, 78)
     return torch.sigmoid(logits / temperature).numpy()
-
-
-def primed(cell, excerpt: np.ndarray, start: int, prime: int, n_steps: int, seed: int, temperature: float) -> np.ndarray:
-    """Feed the cell the excerpt's first ``prime`` real steps (its own notes discarded), then let it run free
-    for n_steps -> (n_steps, 78, 2): a generated continuation with the piece's context."""
-    rng = np.random.default_rng(seed)
-    state = np.zeros((excerpt.shape[1], cell.state_size), np.float32)
-    rule, temp, bias = AntiSilence(1.0), np.float32(temperature), np.zeros(excerpt.shape[1], np.float32)
-    out = np.zeros((n_steps, *excerpt.shape[1:]), np.uint8)
-    notes = excerpt[0].astype(np.float32)
-    for t in range(prime + n_steps - 1):
-        noise = rng.random(excerpt.shape[1:], dtype=np.float32)
-        sampled, _, state = cell(notes, np.int64(start + t), state, noise, np.float32(rule.c), temp, bias)
-        rule.update(int(sampled[:, 0].sum()))
-        if t + 1 < prime:
-            notes = excerpt[t + 1].astype(np.float32)
-        else:
-            out[t + 1 - prime], notes = sampled, sampled.astype(np.float32)
-    return out
 
 
 def as_piece(play: np.ndarray) -> np.ndarray:
@@ -124,7 +105,8 @@ def main():
                                for q in probs]) for seed in range(args.draws)]
             free = [generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=seed, temperature=temperature)[0]
                     for seed in range(len(chosen))]
-            cont = [primed(cell, x, start, prime + 1, steps, seed, temperature) for seed, (start, x) in enumerate(chosen)]
+            cont = [generate(cell, cell.state_size, steps, seed=seed, temperature=temperature, prime=x[: prime + 1])[0]
+                    for seed, (_, x) in enumerate(chosen)]  # its own continuation of the real steps
             expected = [as_piece(q) for q in probs]
             setting["teacher_forced"][str(temperature)] = {
                 "expected": distance(expected),

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
     p.add_argument("--velocity", type=int, default=64)
     p.add_argument("--out", default="generated.mid")
+    p.add_argument("--prime", metavar="FILE.mid", help="go on from this MIDI file: the output is it, then --bars more")
     p.add_argument("--plot", help="also draw the piano roll to this PNG")
     p.set_defaults(run=run_generate)
 
@@ -108,30 +109,34 @@ def temperature_of(args, cell) -> float:
 def run_generate(args) -> int:
     from pathlib import Path
 
+    import numpy as np
 
     from .generation import generate, seed_step
     from .model_file import Cell
-    from .representation import matrix_to_midi
+    from .representation import matrix_to_midi, midi_to_matrix
 
     if args.bars < 1 or not 20 <= args.bpm <= 300:
         raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
     cell = Cell(args.model)
     steps = args.bars * 4 * cell.steps_per_beat
     temperature = temperature_of(args, cell)
+    prime = midi_to_matrix(args.prime, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2)
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
-                        anti_silence=args.anti_silence, temperature=temperature)
+                        anti_silence=args.anti_silence, temperature=temperature, prime=prime)
+    music = notes if prime is None else np.concatenate([prime, notes])  # (P + steps, 78, 2)
     out = Path(args.out)
     try:
-        matrix_to_midi(notes, bpm=args.bpm, steps_per_beat=cell.steps_per_beat, velocity=args.velocity).save(out)
+        matrix_to_midi(music, bpm=args.bpm, steps_per_beat=cell.steps_per_beat, velocity=args.velocity).save(out)
     except OSError as err:
         raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
     silent = int((notes[:, :, 0].sum(1) == 0).sum())
-    print(f"wrote {out}: {args.bars} bars, {int(notes[..., 1].sum())} notes struck, {silent} silent 16ths "
+    heard = "" if prime is None else f"{args.prime} ({len(prime) / (4 * cell.steps_per_beat):g} bars) then "
+    print(f"wrote {out}: {heard}{args.bars} bars, {int(notes[..., 1].sum())} notes struck, {silent} silent 16ths "
           f"(model {cell.path.name}, seed {args.seed}, temperature {temperature:g})")
     if args.plot:
         from .plot import piano_roll_png
 
-        piano_roll_png(notes, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}")
+        piano_roll_png(music, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}")
         print(f"wrote {args.plot}")
     return 0
 

@@ -48,8 +48,12 @@ def generate(
     anti_silence: float = 1.0,
     temperature: float = 1.0,
     play_bias: np.ndarray | None = None,
+    prime: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Walk n_steps from a seed step -> (notes (n_steps, 78, 2) uint8, probs (n_steps, 78, 2))."""
+    """Walk n_steps from a seed step -> (notes (n_steps, 78, 2) uint8, probs (n_steps, 78, 2)).
+
+    prime (P, 78, 2): music to go on from instead of the seed step. The model hears it step by step
+    (each real step fed in place of what it would have played), then plays the P+1-th step on."""
     rng = np.random.default_rng(seed)
     notes = np.zeros((N_NOTES, 2), np.float32) if seed_notes is None else np.asarray(seed_notes, np.float32)
     state = np.zeros((N_NOTES, state_size), np.float32)
@@ -59,10 +63,16 @@ def generate(
     probs = np.zeros((n_steps, N_NOTES, 2), np.float32)
     temp = np.float32(temperature)
     step = -1  # the seed is the step before the first generated one
+    if prime is not None and len(prime):
+        heard = np.full((N_NOTES, 2), 0.5, np.float32)  # noise for steps whose notes are dropped
+        for t in range(len(prime) - 1):
+            _, _, state = cell(np.asarray(prime[t], np.float32), np.int64(t), state, heard, np.float32(rule.c), temp, bias)
+            rule.update(int(prime[t + 1][:, 0].sum()))
+        notes, step = np.asarray(prime[-1], np.float32), len(prime) - 1
     for t in range(n_steps):
         noise = rng.random((N_NOTES, 2), dtype=np.float32)
         notes, p, state = cell(notes, np.int64(step), state, noise, np.float32(rule.c), temp, bias)
         out[t], probs[t] = notes, p
         rule.update(int(notes[:, 0].sum()))
-        step = t
+        step += 1
     return out, probs

@@ -152,6 +152,36 @@ def test_generate_runs_without_torch_and_writes_midi_and_png(tiny, tmp_path):
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_generate_goes_on_from_a_prime_it_has_heard(tiny, tmp_path):
+    """--prime: the file is the prime as it was, then --bars more, which follow from what the model heard."""
+    from live_biaxial.representation import matrix_to_midi, midi_to_matrix, normalize
+
+    rng = np.random.default_rng(3)
+    primes = []
+    for i in range(2):
+        m = np.zeros((32, 78, 2), np.uint8)
+        for t in range(0, 32, 4):
+            m[t : t + 4, rng.integers(30, 50, 3), 0] = 1
+        matrix_to_midi(normalize(m)).save(tmp_path / f"p{i}.mid")
+        primes.append(midi_to_matrix(tmp_path / f"p{i}.mid")[0])  # (32, 78, 2) as the command reads it
+    for i, prime in enumerate(primes):
+        out = tmp_path / f"o{i}.mid"
+        r = run_cli("generate", "--model", tiny[1], "--prime", tmp_path / f"p{i}.mid", "--bars", "2", "--seed", "1",
+                    "--out", out)
+        assert r.returncode == 0, r.stderr
+        assert f"p{i}.mid (2 bars) then 2 bars" in r.stdout
+        music = midi_to_matrix(out)[0]
+        assert np.array_equal(music[: len(prime)], prime) and len(prime) < len(music) <= len(prime) + 32
+    cell = Cell(tiny[1])
+    heard = [generate(cell, cell.state_size, 8, seed=1, prime=p)[1] for p in primes]  # (8, 78, 2) probabilities
+    last_step_only = generate(cell, cell.state_size, 8, seed=1, seed_notes=primes[0][-1])[1]
+    assert not np.allclose(heard[0], heard[1]) and not np.allclose(heard[0], last_step_only)
+    (tmp_path / "junk.mid").write_bytes(b"MThd junk")
+    r = run_cli("generate", "--model", tiny[1], "--prime", tmp_path / "junk.mid", "--out", tmp_path / "j.mid")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "junk.mid" in r.stderr
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "j.mid").exists()
+
+
 def test_a_model_carries_its_own_temperature(tiny, tmp_path):
     """export-onnx --temperature writes it into the file; generate, stats and play use it unless told otherwise."""
     ckpt = tiny[1].parent / "last.pt"
