@@ -176,8 +176,8 @@ def main(run: str, model: str, stats_json: str | None = None, eval_json: str | N
   (validation NLL 1.901, all 76 pieces) and then learnt the training pieces by heart (training loss 0.19 and
   validation 4.4 by batch 10,730); a fine-tune from its best at lr 1e-4 reached 1.876, and its music is further
   from the data's (pitch-class distance 0.102 at temperature 1, 0.071 at 0.8; 128 pieces): 228 training
-  chorales are too few for it. On this machine's CPU the smaller size also learns faster (at equal wall-clock, 44 min: batch 259
-  at a training loss of 8.34 against batch 99 at 14.09).
+  chorales are too few for it. On this machine's CPU the smaller size also learns faster (at equal wall-clock,
+  44 min: batch 259 at a training loss of 8.34 against batch 99 at 14.09).
 {stats_section(stats_json)}{Path(choice_md).read_text() if choice_md else ''}- **Rebuild**: {rebuild_text(meta)}
 """
     (Path(model).parent / "MODEL_CARD.md").write_text(card)
