@@ -91,8 +91,8 @@ def main():
               "real_whole_pieces": {"pieces": len(held_out), "distance": distance(held_out)},
               "real_openings_of_longer_pieces": {"pieces": len(openings), "distance": distance(openings)},
               "settings": []}
-    print(f"real: whole pieces {distance(held_out):.4f} ({len(held_out)}), first {args.bars} bars of pieces at least "
-          f"twice as long {distance(openings):.4f} ({len(openings)})")
+    print(f"real: whole pieces {result['real_whole_pieces']['distance']:.4f} ({len(held_out)}), first {args.bars} bars "
+          f"of pieces at least twice as long {result['real_openings_of_longer_pieces']['distance']:.4f} ({len(openings)})")
     for prime in [BAR * int(b) for b in args.prime_bars.split(",")]:
         chosen = bar_aligned_excerpts(held_out, args.pieces, prime + steps, seed=0)  # each (prime + steps + 1, 78, 2)
         real = [x[prime + 1 :] for _, x in chosen]  # the measured bars
@@ -101,28 +101,27 @@ def main():
                    "teacher_forced": {}, "free_running": {}}
         for temperature in [float(t) for t in args.temperatures.split(",")]:
             probs = [play_probabilities(model, x, start, temperature)[prime:] for start, x in chosen]  # (steps, 78)
-            draws = [distance([as_piece((np.random.default_rng(seed).random(q.shape) < q).astype(np.float32))
-                               for q in probs]) for seed in range(args.draws)]
+            draws = [distance([as_piece((rng.random(q.shape) < q).astype(np.float32)) for q in probs])
+                     for rng in map(np.random.default_rng, range(args.draws))]  # one generator a draw, across pieces
             free = [generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=seed, temperature=temperature)[0]
                     for seed in range(len(chosen))]
             cont = [generate(cell, cell.state_size, steps, seed=seed, temperature=temperature, prime=x[: prime + 1])[0]
                     for seed, (_, x) in enumerate(chosen)]  # its own continuation of the real steps
             expected = [as_piece(q) for q in probs]
-            setting["teacher_forced"][str(temperature)] = {
+            tf = setting["teacher_forced"][str(temperature)] = {
                 "expected": distance(expected),
                 "expected_vs_the_same_excerpts": stats.histogram_distance(stats.key_normalised_histogram(expected),
                                                                           real_hist),
                 "drawn_median": float(np.median(draws)), "drawn": draws,
                 "notes_per_step": float(np.mean([q.sum(1).mean() for q in probs]))}
-            setting["free_running"][str(temperature)] = {
+            fr = setting["free_running"][str(temperature)] = {
                 "from_the_seed_chord": distance(free), "after_the_real_steps": distance(cont),
                 "notes_per_step": float(np.mean([f[:, :, 0].sum(1).mean() for f in free])),
                 "notes_per_step_after_the_real_steps": float(np.mean([f[:, :, 0].sum(1).mean() for f in cont]))}
-            print(f"{prime // BAR} real bars first, {len(chosen)} excerpts, T={temperature}: real {distance(real):.4f}  "
-                  f"teacher-forced expected {distance(expected):.4f} (vs the same excerpts "
-                  f"{setting['teacher_forced'][str(temperature)]['expected_vs_the_same_excerpts']:.4f}), drawn "
-                  f"{np.median(draws):.4f}  free from the seed chord {distance(free):.4f}, "
-                  f"after the real steps {distance(cont):.4f}")
+            print(f"{prime // BAR} real bars first, {len(chosen)} excerpts, T={temperature}: real "
+                  f"{setting['real_excerpts']:.4f}  teacher-forced expected {tf['expected']:.4f} (vs the same "
+                  f"excerpts {tf['expected_vs_the_same_excerpts']:.4f}), drawn {tf['drawn_median']:.4f}  free from "
+                  f"the seed chord {fr['from_the_seed_chord']:.4f}, after the real steps {fr['after_the_real_steps']:.4f}")
         result["settings"].append(setting)
     result["seconds"] = time.perf_counter() - t0
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
