@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --clock-in: send each 16th when its clock pulse arrives, not at its predicted time")
     p.add_argument("--record", help="save what was played (and the human input) to this MIDI file")
     p.add_argument("--bars", type=int, default=0, help="stop after this many bars (0 = until stopped)")
+    p.add_argument("--key", help="start in this key ('D minor', 'Bb'): the model first hears a cadence in it, I IV V I")
+    p.add_argument("--lock", action="store_true", help="with --key: only notes of its scale play")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tui", action="store_true", help="headless: a log line per bar")
     p.add_argument("--quiet", action="store_true", help="headless without the per-bar lines")
@@ -56,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
     p.add_argument("--velocity", type=int, default=64)
     p.add_argument("--out", default="generated.mid")
+    p.add_argument("--key", help="start in this key ('D minor', 'Bb'): the model first hears a cadence in it, I IV V I")
+    p.add_argument("--lock", action="store_true", help="with --key: only notes of its scale play")
     p.add_argument("--prime", metavar="FILE.mid", help="go on from this MIDI file: the output is it, then --bars more")
     p.add_argument("--plot", help="also draw the piano roll to this PNG")
     p.set_defaults(run=run_generate)
@@ -106,12 +110,24 @@ def temperature_of(args, cell) -> float:
     return args.temperature
 
 
+def key_of_args(args) -> tuple[int, str] | None:
+    """--key as (root, scale), or None; --lock without --key is an error."""
+    from .controls import parse_key
+
+    if args.key is None:
+        if args.lock:
+            raise LiveBiaxialError("--lock needs --key (the key whose scale it keeps to, e.g. --key 'D minor')")
+        return None
+    return parse_key(args.key)
+
+
 def run_generate(args) -> int:
     from pathlib import Path
 
     import numpy as np
 
-    from .generation import generate, seed_step
+    from .controls import MINOR_SCALES, Controls
+    from .generation import generate, key_prime, seed_step
     from .model_file import Cell
     from .representation import matrix_to_midi, midi_to_matrix
 
@@ -120,9 +136,14 @@ def run_generate(args) -> int:
     cell = Cell(args.model)
     steps = args.bars * 4 * cell.steps_per_beat
     temperature = temperature_of(args, cell)
-    prime = midi_to_matrix(args.prime, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2)
+    key = key_of_args(args)
+    root, scale = key or (0, "major")
+    bias = Controls(key_root=root, scale=scale).play_bias if args.lock else None  # (78,) -inf outside the scale
+    prime = midi_to_matrix(args.prime, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2), part of the music
+    # what the model hears first: the user's prime, or with --key a cadence in the key (heard, not written)
+    heard = prime if prime is not None or key is None else key_prime(root, scale in MINOR_SCALES)
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
-                        anti_silence=args.anti_silence, temperature=temperature, prime=prime)
+                        anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard)
     music = notes if prime is None else np.concatenate([prime, notes])  # (P + steps, 78, 2)
     out = Path(args.out)
     try:
@@ -130,9 +151,10 @@ def run_generate(args) -> int:
     except OSError as err:
         raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
     silent = int((notes[:, :, 0].sum(1) == 0).sum())
-    heard = "" if prime is None else f"{args.prime} ({len(prime) / (4 * cell.steps_per_beat):g} bars) then "
-    print(f"wrote {out}: {heard}{args.bars} bars, {int(notes[..., 1].sum())} notes struck, {silent} silent 16ths "
-          f"(model {cell.path.name}, seed {args.seed}, temperature {temperature:g})")
+    after = "" if prime is None else f"{args.prime} ({len(prime) / (4 * cell.steps_per_beat):g} bars) then "
+    print(f"wrote {out}: {after}{args.bars} bars, {int(notes[..., 1].sum())} notes struck, {silent} silent 16ths "
+          f"(model {cell.path.name}, seed {args.seed}, temperature {temperature:g}"
+          f"{'' if key is None else ', in ' + args.key.strip() + (', locked' if args.lock else '')})")
     if args.plot:
         from .plot import piano_roll_png
 

@@ -7,9 +7,11 @@ and range) is computed when a control changes, never on the hot path.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 
+from .errors import LiveBiaxialError
 from .representation import LOW_NOTE, N_NOTES
 
 SCALES = {
@@ -21,6 +23,8 @@ SCALES = {
 }
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FORBIDDEN = -np.inf
+MINOR_SCALES = ("minor", "dorian")  # scales whose tonic chord is minor
+_KEY_WORDS = {"": "major", "maj": "major", "m": "minor", "min": "minor"}
 
 TEMPERATURE_RANGE = (0.05, 3.0)  # what a player may set (1 = plain sampling)
 # MIDI CC numbers on the --input port (documented in the README)
@@ -84,3 +88,17 @@ class Controls:
 
     def key_name(self) -> str:
         return "off" if self.scale == "chromatic" else f"{NOTE_NAMES[self.key_root]} {self.scale}"
+
+
+def parse_key(text: str) -> tuple[int, str]:
+    """A key as musicians write it -> (root pitch class, scale name).
+
+    'D minor', 'Dm', 'F# major', 'Bb', 'eb dorian', 'A pentatonic' (no scale word = major)."""
+    m = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*([A-Za-z]*)\s*", text)
+    word = m.group(3).lower() if m else ""
+    scale = _KEY_WORDS.get(word, word)
+    if not m or scale not in SCALES or scale == "chromatic":
+        names = ", ".join(s for s in SCALES if s != "chromatic")
+        raise LiveBiaxialError(f"key {text!r}: write a note (C, F#, Bb, ...) and a scale ({names}), e.g. 'D minor' or 'Bb'")
+    root = NOTE_NAMES.index(m.group(1).upper()) + {"#": 1, "b": -1, "": 0}[m.group(2)]
+    return root % 12, scale

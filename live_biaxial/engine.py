@@ -21,7 +21,7 @@ import numpy as np
 
 from .clock import PULSES_PER_16TH
 from .controls import Controls
-from .generation import AntiSilence, seed_step
+from .generation import AntiSilence, hear, seed_step
 from .representation import LOW_NOTE, N_NOTES, PLAY
 
 
@@ -37,7 +37,8 @@ class _Chunk:
 class Engine:
     def __init__(self, cell, port, controls: Controls | None = None, offset_s: float = 0.0,
                  recorder=None, seed: int = 0, on_bar: Callable[[dict], None] | None = None,
-                 burst_limit: int = 0, burst_gap_s: float = 0.0007, send_early: bool = False):
+                 burst_limit: int = 0, burst_gap_s: float = 0.0007, send_early: bool = False,
+                 prime: np.ndarray | None = None):
         self.cell = cell
         self.port = port
         self.controls = controls or Controls()
@@ -52,7 +53,7 @@ class Engine:
         self.rule = AntiSilence(self.controls.anti_silence)
         self.lock = threading.RLock()
         # model state: the last step's notes (what the model sees) and the time-axis LSTM state
-        self.notes = seed_step()
+        self.notes = seed_step()  # (78, 2)
         self.state = np.zeros((N_NOTES, cell.state_size), np.float32)
         self.noise = np.zeros((N_NOTES, 2), np.float32)
         # the prepared 16th
@@ -100,6 +101,9 @@ class Engine:
         # set this high.
         self.max_wait_s = 0.002
         self._warm_up()
+        if prime is not None and len(prime):  # (P, 78, 2): heard before the first 16th, not played
+            self.notes, self.state = hear(cell, prime, self.state, self.rule, self.controls.temperature,
+                                          self.controls.play_bias)
         self._prepare(0)
         self._ready.set()
         threading.Thread(target=self._worker, name="model-step", daemon=True).start()

@@ -13,11 +13,33 @@ from .representation import LOW_NOTE, N_NOTES
 SEED_CHORD = (48, 55, 64, 72)  # C3 G3 E4 C5: the step every walk starts from (live, generate, stats, export)
 
 
-def seed_step() -> np.ndarray:
-    """The seed step (78, 2): the C major chord held and struck."""
+def seed_step(root: int = 0, minor: bool = False) -> np.ndarray:
+    """The seed step (78, 2): a tonic chord held and struck, by default C major (SEED_CHORD).
+
+    Other keys move the same voicing by -5..+6 semitones (it stays mid-range); minor lowers the third."""
+    shift = (root + 5) % 12 - 5
+    pitches = [p + shift for p in SEED_CHORD]
+    pitches[2] -= int(minor)
     s = np.zeros((N_NOTES, 2), np.float32)
-    s[[p - LOW_NOTE for p in SEED_CHORD]] = 1
+    s[[p - LOW_NOTE for p in pitches]] = 1
     return s
+
+
+# I - IV - V - I in C major, voiced in four parts round the seed chord (MIDI pitches)
+CADENCE = ((48, 55, 64, 72), (53, 57, 65, 72), (55, 59, 62, 71), (48, 55, 64, 72))
+
+
+def key_prime(root: int = 0, minor: bool = False, steps_per_chord: int = 4) -> np.ndarray:
+    """A cadence that tells the model the key -> (4 * steps_per_chord, 78, 2): I IV V I, each chord struck
+    once and held, moved like ``seed_step``; minor lowers the third and sixth (V keeps its leading tone)."""
+    shift = (root + 5) % 12 - 5
+    out = np.zeros((4 * steps_per_chord, N_NOTES, 2), np.float32)
+    for i, chord in enumerate(CADENCE):
+        for p in chord:
+            k = p + shift - int(minor and p % 12 in (4, 9)) - LOW_NOTE
+            out[i * steps_per_chord : (i + 1) * steps_per_chord, k, 0] = 1
+            out[i * steps_per_chord, k, 1] = 1
+    return out
 
 
 class AntiSilence:
@@ -37,6 +59,17 @@ class AntiSilence:
         else:
             self.c += (1.0 - self.c) * 0.3
         return self.c
+
+
+def hear(cell, prime: np.ndarray, state: np.ndarray, rule: AntiSilence, temperature, play_bias) -> tuple:
+    """Let the model hear prime (P, 78, 2) step by step, each real step fed in place of what it would have
+    played -> (the last step (78, 2), the state to play step P from (78, state_size), a copy)."""
+    quiet = np.full((N_NOTES, 2), 0.5, np.float32)  # noise for steps whose notes are dropped
+    for t in range(len(prime) - 1):
+        _, _, state = cell(np.asarray(prime[t], np.float32), np.int64(t), state, quiet, np.float32(rule.c),
+                           np.float32(temperature), play_bias)
+        rule.update(int(prime[t + 1][:, 0].sum()))
+    return np.array(prime[-1], np.float32), np.array(state, np.float32)
 
 
 def generate(
@@ -64,11 +97,8 @@ def generate(
     temp = np.float32(temperature)
     step = -1  # the seed is the step before the first generated one
     if prime is not None and len(prime):
-        heard = np.full((N_NOTES, 2), 0.5, np.float32)  # noise for steps whose notes are dropped
-        for t in range(len(prime) - 1):
-            _, _, state = cell(np.asarray(prime[t], np.float32), np.int64(t), state, heard, np.float32(rule.c), temp, bias)
-            rule.update(int(prime[t + 1][:, 0].sum()))
-        notes, step = np.asarray(prime[-1], np.float32), len(prime) - 1
+        notes, state = hear(cell, prime, state, rule, temp, bias)
+        step = len(prime) - 1
     for t in range(n_steps):
         noise = rng.random((N_NOTES, 2), dtype=np.float32)
         notes, p, state = cell(notes, np.int64(step), state, noise, np.float32(rule.c), temp, bias)

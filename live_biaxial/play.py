@@ -9,10 +9,11 @@ import threading
 import time
 
 from .clock import InternalClock, MidiClockFollower, SinkTap
-from .cli import temperature_of
-from .controls import Controls
+from .cli import key_of_args, temperature_of
+from .controls import MINOR_SCALES, Controls
 from .engine import Engine, Recorder
 from .errors import LiveBiaxialError
+from .generation import key_prime
 from .model_file import Cell
 from .ports import PortWatch, backend, list_ports, open_input, open_output
 
@@ -40,16 +41,19 @@ def run_play(args) -> int:
         raise LiveBiaxialError(f"--bpm {args.bpm}: choose a tempo within 20..300")
     if not 1 <= args.channel <= 16:
         raise LiveBiaxialError(f"--channel {args.channel}: MIDI channels are 1..16")
+    key = key_of_args(args)  # a key to start in: the model hears its cadence first
+    root, scale = key or (0, "major")
     cell = Cell(args.model)
     b = backend(args.api)
     out = open_output(b, args.port)
     controls = Controls(anti_silence=args.anti_silence, temperature=temperature_of(args, cell), velocity=args.velocity,
                         velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
-                        density=args.density)
+                        density=args.density, key_root=root, scale=scale if args.lock else "chromatic")
     recorder = Recorder(args.record, args.bpm) if args.record else None
     tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
     quiet = args.quiet or tui
     engine = Engine(cell, out, controls, offset_s=args.offset_ms / 1000.0, recorder=recorder, seed=args.seed,
+                    prime=None if key is None else key_prime(root, scale in MINOR_SCALES),
                     on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)),
                     burst_limit=6 if b.api == "UNIX_JACK" else 0, send_early=bool(args.clock_in) and not args.on_tick)
     ins = []

@@ -194,3 +194,19 @@ def test_without_a_prediction_the_notes_wait_for_the_tick(cell):
     port = StampingPort()
     lag = play_late_pulses(Engine(cell, port, Controls(density=3.0), send_early=True), port, predict=False)
     assert len(lag) > 5 and lag.min() >= 0.010  # a clock that cannot predict (a tempo jump): on the pulse
+
+
+def test_a_key_prime_is_heard_before_the_first_16th_and_not_played(cell):
+    from live_biaxial.generation import key_prime
+
+    prime = key_prime(2, minor=True)  # (16, 78, 2): I IV V I in D minor
+    counting = CountingCell(cell)
+    port = FakePort()
+    engine = Engine(counting, port, Controls(), prime=prime)
+    heard = slice(8, 8 + len(prime))  # after the 8 warm-up steps: 15 prime steps, then the first 16th
+    assert counting.steps[heard] == list(range(len(prime) - 1)) + [-1]  # the 16th after the bar-long cadence
+    for t, fed in enumerate(counting.fed[heard]):
+        assert np.array_equal(fed, prime[t])
+    assert not port.sent  # heard, not played
+    flat_out(engine, 16)
+    assert [m for m in port.sent if m.type == "note_on"]

@@ -118,6 +118,15 @@ def test_port_by_substring_and_the_unknown_port_message(daw, tiny_model):
     assert r.stderr.count("\n") == 1 and "no-such-synth" in r.stderr and daw.in_name in r.stderr
 
 
+def test_play_in_a_locked_key_from_the_command_line(daw, tiny_model):
+    r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name, "--key", "Eb major", "--lock",
+                "--bars", "2", "--bpm", "240", "--quiet", "--density", "1", timeout=60)
+    assert r.returncode == 0, r.stderr
+    ons = [m.note for _, m in daw.note_ons()]
+    assert ons and {n % 12 for n in ons} <= {3, 5, 7, 8, 10, 0, 2}  # E-flat major
+    assert not hanging_notes(messages(daw))
+
+
 def test_input_notes_and_ccs_reach_the_engine_and_the_recording(daw, tiny_model, tmp_path):
     import mido
 

@@ -218,3 +218,27 @@ def test_bad_temperatures_are_one_line(tiny, tmp_path):
         r = run_cli(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and "--temperature" in r.stderr, r.stderr
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_generate_in_a_key_hears_its_cadence_and_can_lock_to_its_scale(tiny, tmp_path):
+    """--key: the model hears I IV V I in the key first (not written); --lock: only the key's scale plays."""
+    from live_biaxial.generation import key_prime
+    from live_biaxial.representation import LOW_NOTE, midi_to_matrix, normalize
+
+    out = tmp_path / "d.mid"
+    r = run_cli("generate", "--model", tiny[1], "--key", "D minor", "--bars", "2", "--seed", "3", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "in D minor" in r.stdout
+    music = midi_to_matrix(out)[0]
+    cell = Cell(tiny[1])
+    expected = normalize(generate(cell, cell.state_size, 32, seed=3, prime=key_prime(2, minor=True))[0])  # (32, 78, 2)
+    assert np.array_equal(music, expected[: len(music)]) and music[..., 0].sum() > 0  # as a file: notes start struck
+    r = run_cli("generate", "--model", tiny[1], "--key", "D minor", "--lock", "--bars", "4", "--seed", "3", "--out", out)
+    assert r.returncode == 0, r.stderr
+    locked = midi_to_matrix(out)[0]
+    played = {(int(k) + LOW_NOTE) % 12 for k in np.flatnonzero(locked[..., 0].any(0))}
+    assert played and played <= {2, 4, 5, 7, 9, 10, 0}
+    for bad in (["--lock"], ["--key", "H minor"]):
+        r = run_cli("generate", "--model", tiny[1], *bad, "--out", tmp_path / "x.mid")
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+        assert not (tmp_path / "x.mid").exists()
