@@ -3,7 +3,7 @@
 For each of the 24 major and minor keys and N seeds: a piece of B bars from that key's tonic chord
 alone or after a heard cadence (I IV V I, 2, 4 or 8 steps a chord; not part of the piece; `--key`
 uses 4), anti-silence on, the model's own temperature, with and without --lock (its scale only:
-natural minor for minor keys). The key of bars 1-4 and of bars 5-8 (Krumhansl-Kessler, as in `stats`) is
+natural and harmonic minor for minor keys). The key of bars 1-4 and of bars 5-8 (Krumhansl-Kessler, as in `stats`) is
 compared with the asked key: "exact" = the same key, "signature" = the same key signature (also
 counts the relative major/minor). For scale: real chorales (valid split), the key of their bars 1-4
 against the key of the whole piece, measured the same way (how often the key finder itself agrees).
@@ -54,12 +54,14 @@ def main():
     result = {"model": str(cell.path), "seeds": args.seeds, "bars": args.bars, "temperature": cell.temperature,
               "machine": platform.machine(), "runs": []}
     starts = {"chord": None, "cadence2": 2, "cadence4": 4, "cadence8": 8}  # the tonic chord alone, or I IV V I of 2 / 4 / 8 steps a chord
-    for (start, per_chord), minor, lock in itertools.product(starts.items(), (False, True), (False, True)):
+    runs = [(start, minor, lock) for start in starts for minor in (False, True)
+            for lock in ((None, "major") if not minor else (None, "minor", "harmonic minor"))]
+    for start, minor, lock in runs:
         t0 = time.perf_counter()
-        scale = "minor" if minor else "major"
+        per_chord, scale = starts[start], "minor" if minor else "major"
         asked, first, second, struck = [], [], [], []
         for root, seed in itertools.product(range(12), range(args.seeds)):
-            bias = Controls(key_root=root, scale=scale).play_bias if lock else None
+            bias = Controls(key_root=root, scale=lock).play_bias if lock else None
             prime = None if per_chord is None else key_prime(root, minor, per_chord)
             piece = generate(cell, cell.state_size, args.bars * bar, seed_notes=seed_step(root, minor), seed=seed,
                              temperature=cell.temperature, play_bias=bias, prime=prime)[0]
@@ -73,7 +75,7 @@ def main():
                                  for r in range(12)},
                "seconds": time.perf_counter() - t0}
         result["runs"].append(run)
-        print(f"{start:8s} {scale:5s} lock {'on ' if lock else 'off'}  bars 1-4: exact {run['bars_1_4']['exact']:.2f} "
+        print(f"{start:8s} {scale:5s} lock {lock or 'off':14s}  bars 1-4: exact {run['bars_1_4']['exact']:.2f} "
               f"signature {run['bars_1_4']['signature']:.2f}   bars 5-8: exact {run['bars_5_8']['exact']:.2f} "
               f"signature {run['bars_5_8']['signature']:.2f}   struck per bar {run['struck_per_bar']:.1f}", flush=True)
     data = load_data([args.data], steps_per_beat=cell.steps_per_beat, min_steps=2 * window, log=lambda s: None)

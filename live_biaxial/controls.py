@@ -20,11 +20,12 @@ SCALES = {
     "minor": (0, 2, 3, 5, 7, 8, 10),
     "dorian": (0, 2, 3, 5, 7, 9, 10),
     "pentatonic": (0, 2, 4, 7, 9),
+    "harmonic minor": (0, 2, 3, 5, 7, 8, 11),  # minor with the leading tone: Bach's minor keys
 }
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FORBIDDEN = -np.inf
-MINOR_SCALES = ("minor", "dorian")  # scales whose tonic chord is minor
-_KEY_WORDS = {"": "major", "maj": "major", "m": "minor", "min": "minor"}
+MINOR_SCALES = ("minor", "dorian", "harmonic minor")  # scales whose tonic chord is minor
+_KEY_WORDS = {"": "major", "maj": "major", "m": "minor", "min": "minor", "harmonic": "harmonic minor"}
 
 TEMPERATURE_RANGE = (0.05, 3.0)  # what a player may set (1 = plain sampling)
 # MIDI CC numbers on the --input port (documented in the README)
@@ -93,9 +94,9 @@ class Controls:
 def parse_key(text: str) -> tuple[int, str]:
     """A key as musicians write it -> (root pitch class, scale name).
 
-    'D minor', 'Dm', 'F# major', 'Bb', 'eb dorian', 'A pentatonic' (no scale word = major)."""
-    m = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*([A-Za-z]*)\s*", text)
-    word = m.group(3).lower() if m else ""
+    'D minor', 'Dm', 'F# major', 'Bb', 'eb dorian', 'A harmonic minor' (no scale word = major)."""
+    m = re.fullmatch(r"\s*([A-Ga-g])([#b]?)\s*([A-Za-z ]*?)\s*", text)
+    word = " ".join(m.group(3).lower().split()) if m else ""
     scale = _KEY_WORDS.get(word, word)
     if not m or scale not in SCALES or scale == "chromatic":
         names = ", ".join(s for s in SCALES if s != "chromatic")

@@ -13,12 +13,13 @@ from live_biaxial.representation import LOW_NOTE
     ("D minor", (2, "minor")), ("Dm", (2, "minor")), ("F# major", (6, "major")), ("Bb", (10, "major")),
     ("eb dorian", (3, "dorian")), (" a pentatonic ", (9, "pentatonic")), ("b", (11, "major")), ("Cb", (11, "major")),
     ("bbm", (10, "minor")), ("E# min", (5, "minor")), ("G maj", (7, "major")),
+    ("A harmonic minor", (9, "harmonic minor")), ("g  Harmonic ", (7, "harmonic minor")),
 ])
 def test_keys_as_musicians_write_them(text, key):
     assert parse_key(text) == key
 
 
-@pytest.mark.parametrize("text", ["H minor", "D lydian", "", "Dmm", "C chromatic", "minor", "C#b"])
+@pytest.mark.parametrize("text", ["H minor", "D lydian", "", "Dmm", "C chromatic", "minor", "C#b", "A minor harmonic"])
 def test_a_key_it_cannot_read_is_one_line_naming_the_scales(text):
     with pytest.raises(LiveBiaxialError) as err:
         parse_key(text)
@@ -55,7 +56,9 @@ def test_the_cadence_is_one_bar_of_i_iv_v_i_in_the_key(root, minor):
     assert np.array_equal(prime[-1, :, 0], seed_step(root, minor)[:, 0])  # it ends holding the key's seed chord
 
 
-def test_a_locked_key_keeps_every_note_in_its_scale():
-    bias = Controls(key_root=2, scale="minor").play_bias  # (78,)
+@pytest.mark.parametrize("scale, extra", [("minor", 0), ("harmonic minor", 1)])
+def test_a_locked_key_keeps_every_note_in_its_scale(scale, extra):
+    bias = Controls(key_root=2, scale=scale).play_bias  # (78,)
     allowed = {(k + LOW_NOTE) % 12 for k in np.flatnonzero(np.isfinite(bias))}
-    assert allowed == {(2 + i) % 12 for i in SCALES["minor"]}
+    assert allowed == {(2 + i) % 12 for i in SCALES[scale]}
+    assert (1 in allowed) == bool(extra) and (0 in allowed) != bool(extra)  # D minor: C, or the leading tone C#
