@@ -158,7 +158,7 @@ def run_generate(args) -> int:
     if args.plot:
         from .plot import piano_roll_png
 
-        piano_roll_png(music, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}")
+        piano_roll_png(music, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}{'' if key is None else ', ' + args.key.strip()}")
         print(f"wrote {args.plot}")
     return 0
 
