@@ -38,8 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --clock-in: send each 16th when its clock pulse arrives, not at its predicted time")
     p.add_argument("--record", help="save what was played (and the human input) to this MIDI file")
     p.add_argument("--bars", type=int, default=0, help="stop after this many bars (0 = until stopped)")
-    p.add_argument("--key", help="start in this key ('D minor', 'Bb'): the model first hears a cadence in it, I IV V I")
-    p.add_argument("--lock", action="store_true", help="with --key: only notes of its scale play")
+    _add_key_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-tui", action="store_true", help="headless: a log line per bar")
     p.add_argument("--quiet", action="store_true", help="headless without the per-bar lines")
@@ -58,8 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
     p.add_argument("--velocity", type=int, default=64)
     p.add_argument("--out", default="generated.mid")
-    p.add_argument("--key", help="start in this key ('D minor', 'Bb'): the model first hears a cadence in it, I IV V I")
-    p.add_argument("--lock", action="store_true", help="with --key: only notes of its scale play")
+    _add_key_args(p)
     p.add_argument("--prime", metavar="FILE.mid", help="go on from this MIDI file: the output is it, then --bars more")
     p.add_argument("--plot", help="also draw the piano roll to this PNG")
     p.set_defaults(run=run_generate)
@@ -110,6 +108,11 @@ def temperature_of(args, cell) -> float:
     return args.temperature
 
 
+def _add_key_args(p) -> None:
+    p.add_argument("--key", help="start in this key ('D minor', 'Bb'): the model first hears a cadence in it, I IV V I")
+    p.add_argument("--lock", action="store_true", help="with --key: only notes of its scale play")
+
+
 def key_of_args(args) -> tuple[int, str] | None:
     """--key as (root, scale), or None; --lock without --key is an error."""
     from .controls import parse_key
@@ -152,13 +155,13 @@ def run_generate(args) -> int:
         raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
     silent = int((notes[:, :, 0].sum(1) == 0).sum())
     after = "" if prime is None else f"{args.prime} ({len(prime) / (4 * cell.steps_per_beat):g} bars) then "
+    in_key = "" if key is None else f", in {args.key.strip()}" + (", locked" if args.lock else "")
     print(f"wrote {out}: {after}{args.bars} bars, {int(notes[..., 1].sum())} notes struck, {silent} silent 16ths "
-          f"(model {cell.path.name}, seed {args.seed}, temperature {temperature:g}"
-          f"{'' if key is None else ', in ' + args.key.strip() + (', locked' if args.lock else '')})")
+          f"(model {cell.path.name}, seed {args.seed}, temperature {temperature:g}{in_key})")
     if args.plot:
         from .plot import piano_roll_png
 
-        piano_roll_png(music, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}{'' if key is None else ', ' + args.key.strip()}")
+        piano_roll_png(music, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}{in_key}")
         print(f"wrote {args.plot}")
     return 0
 
