@@ -1,6 +1,7 @@
 """The MIDI clock follower's filter: prediction through jitter, lost pulses, tempo jumps, dropout."""
 
 import json
+import time
 from pathlib import Path
 
 import mido
@@ -178,11 +179,14 @@ def test_recorded_jack_clock_keeps_the_count(path):
     trace = json.loads(path.read_text())
     sink = RecordingSink()
     follower = MidiClockFollower(sink, dropout_s=100.0)
+    # The trace's times move to now: its own (another boot's clock) would look long stale to the
+    # dropout watchdog, which compares them with perf_counter and stopped the replay when it woke.
+    offset = time.perf_counter() - trace["arrived_jack_us"][0] * 1e-6
     wrong = []
     try:
-        follower(START, trace["arrived_jack_us"][0] * 1e-6 - 0.002)
+        follower(START, trace["arrived_jack_us"][0] * 1e-6 + offset - 0.002)
         for t, index in zip(trace["arrived_jack_us"], trace["index"]):
-            follower(CLOCK, t * 1e-6)
+            follower(CLOCK, t * 1e-6 + offset)
             if len(sink.pulses) != index + 1:
                 wrong.append(index)
     finally:
