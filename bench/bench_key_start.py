@@ -53,7 +53,8 @@ def main():
     window = 4 * bar
     result = {"model": str(cell.path), "seeds": args.seeds, "bars": args.bars, "temperature": cell.temperature,
               "machine": platform.machine(), "runs": []}
-    starts = {"chord": None, "cadence2": 2, "cadence4": 4, "cadence8": 8}  # the tonic chord alone, or I IV V I of 2 / 4 / 8 steps a chord
+    # the tonic chord alone, or a heard I IV V I of 2 / 4 / 8 steps a chord
+    starts = {"chord": None, "cadence2": 2, "cadence4": 4, "cadence8": 8}
     runs = [(start, minor, lock) for start in starts for minor in (False, True)
             for lock in ((None, "major") if not minor else (None, "minor", "harmonic minor"))]
     for start, minor, lock in runs:
@@ -71,8 +72,9 @@ def main():
             struck.append(piece[:, :, 1].sum() / args.bars)
         run = {"start": start, "mode": scale, "lock": lock, "pieces": len(asked),
                "bars_1_4": shares(asked, first), "bars_5_8": shares(asked, second),
-               "struck_per_bar": float(np.mean(struck)), "exact_by_root": {NOTE_NAMES[r]: float(np.mean([f == a for a, f in zip(asked, first) if a[0] == r]))
-                                 for r in range(12)},
+               "struck_per_bar": float(np.mean(struck)),
+               "exact_by_root": {NOTE_NAMES[r]: shares(asked[rows], first[rows])["exact"]  # pieces in (root, seed) order
+                                 for r in range(12) for rows in [slice(r * args.seeds, (r + 1) * args.seeds)]},
                "seconds": time.perf_counter() - t0}
         result["runs"].append(run)
         print(f"{start:8s} {scale:5s} lock {lock or 'off':14s}  bars 1-4: exact {run['bars_1_4']['exact']:.2f} "

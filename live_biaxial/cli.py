@@ -113,15 +113,17 @@ def _add_key_args(p) -> None:
     p.add_argument("--lock", action="store_true", help="with --key: only notes of its scale play")
 
 
-def key_of_args(args) -> tuple[int, str] | None:
-    """--key as (root, scale), or None; --lock without --key is an error."""
-    from .controls import parse_key
+def key_of_args(args):
+    """--key as (root, scale, the cadence (16, 78, 2) the model hears first), or None; --lock needs --key."""
+    from .controls import MINOR_SCALES, parse_key
+    from .generation import key_prime
 
     if args.key is None:
         if args.lock:
             raise LiveBiaxialError("--lock needs --key (the key whose scale it keeps to, e.g. --key 'D minor')")
         return None
-    return parse_key(args.key)
+    root, scale = parse_key(args.key)
+    return root, scale, key_prime(root, scale in MINOR_SCALES)
 
 
 def run_generate(args) -> int:
@@ -129,8 +131,8 @@ def run_generate(args) -> int:
 
     import numpy as np
 
-    from .controls import MINOR_SCALES, Controls
-    from .generation import generate, key_prime, seed_step
+    from .controls import Controls
+    from .generation import generate, seed_step
     from .model_file import Cell
     from .representation import matrix_to_midi, midi_to_matrix
 
@@ -140,11 +142,10 @@ def run_generate(args) -> int:
     steps = args.bars * 4 * cell.steps_per_beat
     temperature = temperature_of(args, cell)
     key = key_of_args(args)
-    root, scale = key or (0, "major")
+    root, scale, cadence = key or (0, "major", None)
     bias = Controls(key_root=root, scale=scale).play_bias if args.lock else None  # (78,) -inf outside the scale
     prime = midi_to_matrix(args.prime, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2), part of the music
-    # what the model hears first: the user's prime, or with --key a cadence in the key (heard, not written)
-    heard = prime if prime is not None or key is None else key_prime(root, scale in MINOR_SCALES)
+    heard = cadence if prime is None else prime  # what the model hears first; the cadence is not written
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
                         anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard)
     music = notes if prime is None else np.concatenate([prime, notes])  # (P + steps, 78, 2)

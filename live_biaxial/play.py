@@ -10,10 +10,9 @@ import time
 
 from .clock import InternalClock, MidiClockFollower, SinkTap
 from .cli import key_of_args, temperature_of
-from .controls import MINOR_SCALES, Controls
+from .controls import Controls
 from .engine import Engine, Recorder
 from .errors import LiveBiaxialError
-from .generation import key_prime
 from .model_file import Cell
 from .ports import PortWatch, backend, list_ports, open_input, open_output
 
@@ -41,8 +40,7 @@ def run_play(args) -> int:
         raise LiveBiaxialError(f"--bpm {args.bpm}: choose a tempo within 20..300")
     if not 1 <= args.channel <= 16:
         raise LiveBiaxialError(f"--channel {args.channel}: MIDI channels are 1..16")
-    key = key_of_args(args)  # a key to start in: the model hears its cadence first
-    root, scale = key or (0, "major")
+    root, scale, cadence = key_of_args(args) or (0, "major", None)  # a key to start in: its cadence heard first
     cell = Cell(args.model)
     b = backend(args.api)
     out = open_output(b, args.port)
@@ -53,7 +51,7 @@ def run_play(args) -> int:
     tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
     quiet = args.quiet or tui
     engine = Engine(cell, out, controls, offset_s=args.offset_ms / 1000.0, recorder=recorder, seed=args.seed,
-                    prime=None if key is None else key_prime(root, scale in MINOR_SCALES),
+                    prime=cadence,
                     on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)),
                     burst_limit=6 if b.api == "UNIX_JACK" else 0, send_early=bool(args.clock_in) and not args.on_tick)
     ins = []
