@@ -14,7 +14,9 @@ FORMAT = "live-biaxial-onnx/1"
 INPUTS = ("notes", "step", "state", "noise", "conservativity", "temperature", "play_bias")
 OUTPUTS = ("new_notes", "probs", "new_state")
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 2.0  # bounds of a model's default temperature (metadata)
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "exported" / "default.onnx"
+# the shipped model: exported/ in a checkout (and an editable install), live_biaxial/exported/ in a wheel
+_CHECKOUT_MODEL = Path(__file__).resolve().parent.parent / "exported" / "default.onnx"
+DEFAULT_MODEL = _CHECKOUT_MODEL if _CHECKOUT_MODEL.exists() else Path(__file__).resolve().parent / "exported" / "default.onnx"
 
 
 def session_options(threads: int = 1):

@@ -1,0 +1,62 @@
+"""A plain `pip install` (a wheel, not this checkout) must carry the shipped model and play it."""
+
+import shutil
+import subprocess
+import sys
+
+import mido
+import pytest
+
+from conftest import ROOT
+
+# what a wheel is built from (the rest of the checkout is tests, benchmarks and run folders)
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "live_biaxial", "training", "exported")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A wheel built from a copy of the sources, installed in a fresh venv (dependencies from this Python's own
+    site-packages, no index). Returns (venv python, a working folder outside the checkout)."""
+    tmp = tmp_path_factory.mktemp("pkg")
+    src = tmp / "src"
+    src.mkdir()
+    for name in SOURCES:
+        (shutil.copytree if (ROOT / name).is_dir() else shutil.copy2)(ROOT / name, src / name)
+    run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp)  # noqa: E731
+    built = run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", tmp / "dist", src)
+    assert built.returncode == 0, built.stderr
+    venv = tmp / "venv"
+    assert run(sys.executable, "-m", "venv", "--system-site-packages", venv).returncode == 0
+    python = venv / "bin" / "python"
+    wheel = next((tmp / "dist").glob("live_biaxial-*.whl"))
+    done = run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel)
+    assert done.returncode == 0, done.stderr
+    work = tmp / "work"
+    work.mkdir()
+    return python, work
+
+
+def test_the_wheel_is_what_runs(installed):
+    python, work = installed
+    where = subprocess.run([python, "-c", "import live_biaxial; print(live_biaxial.__file__)"],
+                           capture_output=True, text=True, cwd=work, timeout=60)
+    assert str(python.parents[1]) in where.stdout, where.stdout + where.stderr  # the venv's copy, not the checkout
+
+
+def test_an_installed_wheel_generates_with_the_shipped_model(installed):
+    python, work = installed
+    out = work / "demo.mid"
+    done = subprocess.run([python, "-m", "live_biaxial", "generate", "--bars", "2", "--out", out],
+                          capture_output=True, text=True, cwd=work, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "model default.onnx" in done.stdout
+    notes = [m for m in mido.MidiFile(out).play() if m.type == "note_on" and m.velocity > 0]
+    assert notes, "the shipped model wrote no notes"
+
+
+def test_the_model_card_travels_with_the_model(installed):
+    python, work = installed
+    card = subprocess.run([python, "-c", "import live_biaxial.model_file as m; "
+                           "print((m.DEFAULT_MODEL.parent / 'MODEL_CARD.md').read_text()[:40])"],
+                          capture_output=True, text=True, cwd=work, timeout=60)
+    assert card.stdout.startswith("# Model card"), card.stdout + card.stderr
