@@ -15,10 +15,34 @@ APIS = {"auto": None, "alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MA
 VIRTUAL_NAME = "live-biaxial"
 
 
+_alsa_quiet = []  # the installed ALSA error handler, kept alive for the C library
+
+
+def quiet_alsa() -> None:
+    """Stop ALSA's C library printing its own lines to stderr ("ALSA lib seq_hw.c:... failed").
+
+    Without a sequencer (no snd-seq, a container) rtmidi's ALSA client prints one before our one-line
+    PortError, which already carries rtmidi's reason. Linux only; a no-op where there is no libasound."""
+    if _alsa_quiet or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("asound") or "libasound.so.2")
+    except OSError:
+        return
+    # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...)
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+    _alsa_quiet.append(handler_type(lambda *args: None))
+    lib.snd_lib_error_set_handler(_alsa_quiet[0])
+
+
 def backend(api: str = "auto") -> mido.Backend:
     if api not in APIS:
         raise PortError(f"--api {api}: choose one of {', '.join(APIS)}")
     name = "mido.backends.rtmidi" + (f"/{APIS[api]}" if APIS[api] else "")
+    quiet_alsa()
     try:
         b = mido.Backend(name, load=True)
         b.get_output_names()  # touches the MIDI system: fails here if there is none

@@ -1,6 +1,7 @@
 """Every user mistake gives one clear line: no traceback, nothing lost."""
 
 import os
+import sys
 
 import pytest
 
@@ -99,3 +100,12 @@ def test_cli_eval_on_a_damaged_checkpoint_says_so(tmp_path):
 def test_read_midi_file_on_a_folder(tmp_path):
     with pytest.raises(BadMidiFile, match="folder"):
         read_midi_file(tmp_path)
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq") or not sys.platform.startswith("linux"),
+                    reason="needs a Linux machine without ALSA's sequencer")
+def test_no_midi_system_is_one_line_without_alsas_own():
+    done = run_cli("ports")
+    assert done.returncode == 2
+    assert done.stderr.startswith("live-biaxial: error: no MIDI system available"), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # not ALSA's "ALSA lib seq_hw.c:..." first

@@ -7,7 +7,7 @@ import sys
 import mido
 import pytest
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 # what a wheel is built from (the rest of the checkout is tests, benchmarks and run folders)
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "live_biaxial", "training", "exported")
