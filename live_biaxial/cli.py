@@ -204,6 +204,9 @@ def run_stats(args) -> int:
 
 def _training():
     try:
+        import onnx  # noqa: F401  the training commands read and write ONNX files
+        import torch  # noqa: F401  and run torch, which training.cli imports only when a command runs
+
         from training import cli
     except ImportError as err:
         raise LiveBiaxialError(f"this command needs the training extra ({err.name} is missing): "

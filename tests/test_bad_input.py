@@ -109,3 +109,17 @@ def test_no_midi_system_is_one_line_without_alsas_own():
     assert done.returncode == 2
     assert done.stderr.startswith("live-biaxial: error: no MIDI system available"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # not ALSA's "ALSA lib seq_hw.c:..." first
+
+
+@pytest.mark.parametrize("command", [["train", "data.json", "--out", "runs/x"], ["eval", "m.pt", "--data", "d.json"],
+                                     ["export-onnx", "m.pt"], ["bench"]])
+def test_training_commands_without_torch_say_what_to_install(tmp_path, command):
+    """A plain `pip install live-biaxial` has no torch: its training commands answer in one line, not a traceback."""
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    done = run_cli(*command, env={"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "live-biaxial: error: this command needs the training extra (torch is missing): "
+        "pip install torch==2.13.0 'live-biaxial[train]'"], done.stderr
