@@ -154,14 +154,9 @@ def main():
             noise = torch.rand(args.bars * 16, args.pieces, 78, 2, generator=torch.Generator().manual_seed(first))
             out = sample(model, noise, rule, seed_step())
             gen = [out[:, b] for b in range(args.pieces)]
-            cmp = stats.compare(gen, valid, train, 16)
-            run = {"seeds": name, "rule": rule, "all_ok": cmp["all_ok"], "rows": cmp["rows"],
-                   "key_clarity": stats.key_clarity(gen, 64), "minor_share": stats.minor_share(gen),
-                   "seconds": time.perf_counter() - t0}
+            run = {"seeds": name, "rule": rule, **stats.bench_run(gen, valid, train), "seconds": time.perf_counter() - t0}
             result["runs"].append(run)
-            cells = "  ".join(f"{k} {r['generated']:.4g}{'' if r['ok'] else ' NO'}" for k, r in cmp["rows"].items())
-            print(f"{name:7s} {rule:12s} clarity {run['key_clarity']:.3f} minor {run['minor_share']:.2f}  {cells}",
-                  flush=True)
+            print(f"{name:7s} {rule:12s} {stats.bench_line(run)}", flush=True)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"wrote {args.json}")

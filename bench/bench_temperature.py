@@ -50,15 +50,10 @@ def main():
             t0 = time.perf_counter()
             gen = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_step(), seed=first + s,
                             temperature=temperature)[0] for s in range(args.pieces)]
-            cmp = stats.compare(gen, valid, train, steps_per_bar)
-            run = {"seeds": name, "first_seed": first, "temperature": temperature, "all_ok": cmp["all_ok"],
-                   "rows": cmp["rows"], "key_clarity": stats.key_clarity(gen, WINDOW),
-                   "minor_share": stats.minor_share(gen),
-                   "seconds": time.perf_counter() - t0}
+            run = {"seeds": name, "first_seed": first, "temperature": temperature,
+                   **stats.bench_run(gen, valid, train, steps_per_bar, WINDOW), "seconds": time.perf_counter() - t0}
             result["runs"].append(run)
-            cells = "  ".join(f"{k} {r['generated']:.4g}{'' if r['ok'] else ' NO'}" for k, r in cmp["rows"].items())
-            print(f"{name:7s} T={temperature:<5g} clarity {run['key_clarity']:.3f} minor {run['minor_share']:.2f}  {cells}",
-                  flush=True)
+            print(f"{name:7s} T={temperature:<5g} {stats.bench_line(run)}", flush=True)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"wrote {args.json}")

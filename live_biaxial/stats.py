@@ -191,3 +191,17 @@ def table(result: dict) -> str:
         fmt = "{:10d}" if isinstance(r["data"], (int, np.integer)) else "{:10.4f}"
         lines.append(f"{name:24s} {fmt.format(r['data'])} {fmt.format(r['generated'])}  {'yes' if r['ok'] else 'NO'}")
     return "\n".join(lines)
+
+
+def bench_run(generated: list[np.ndarray], data: list[np.ndarray], reference: list[np.ndarray],
+              steps_per_bar: int = 16, window: int = 64) -> dict:
+    """``compare`` plus key clarity (``window``-step windows) and the minor share: a row of the benches."""
+    cmp = compare(generated, data, reference, steps_per_bar)
+    return {"all_ok": cmp["all_ok"], "rows": cmp["rows"], "key_clarity": key_clarity(generated, window),
+            "minor_share": minor_share(generated)}
+
+
+def bench_line(run: dict) -> str:
+    """One printed line of a ``bench_run``: clarity, minor share, every statistic (NO where out of bounds)."""
+    cells = "  ".join(f"{k} {r['generated']:.4g}{'' if r['ok'] else ' NO'}" for k, r in run["rows"].items())
+    return f"clarity {run['key_clarity']:.3f} minor {run['minor_share']:.2f}  {cells}"

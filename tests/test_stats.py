@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from live_biaxial.representation import pitches_to_matrix
-from live_biaxial.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
+from live_biaxial.stats import (bench_line, bench_run, compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
                                 mode_histograms, music_stats, pitch_class_histogram, to_c)
 from tests.conftest import run_cli
 
@@ -53,6 +53,15 @@ def test_compare_flags_what_is_off():
     assert not off["rows"]["silent_share"]["ok"] and not off["rows"]["longest_silence_steps"]["ok"]
     assert not off["all_ok"]
 
+
+
+def test_a_bench_line_names_each_statistic_and_marks_what_is_off():
+    data = [piece(*[C_MAJOR] * 16 + [[60, 63, 67]] * 16) for _ in range(4)]  # C major, then C minor
+    run = bench_run([piece(*([C_MAJOR] + [[]] * 20) * 2)], data, data)
+    line = bench_line(run)
+    assert not run["all_ok"] and run["minor_share"] == 0.0
+    assert "silent_share 0.9524 NO" in line and "notes_per_step" in line and "pitch_class_distance" in line
+    assert line.count(" NO") == sum(not r["ok"] for r in run["rows"].values())
 
 def test_stats_command_on_a_chorale_file(tiny_model, tmp_path):
     rng = np.random.default_rng(0)
