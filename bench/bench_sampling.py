@@ -8,6 +8,8 @@ at once, ~25 s a seed set on one core instead of ~40 s through onnxruntime):
   bass T     the lowest note of each step (the first to play in the walk) at temperature T, the rest at 0.8
   ensemble   the model run on the past transposed by -2..+2 semitones (five time-axis states), each
              note drawn from the mean of the five views' P(play): a transposition ensemble
+  best-of K  each bar drawn K times with the plain rule; the draw the model finds most likely (its
+             log-likelihood at temperature 1) is kept and all K go on from it (a beam of one)
 Before measuring, the torch walk is checked against the ONNX cell: fed the same uniform numbers, the
 plain rule must choose exactly the notes the graph chooses (32 steps).
 Same protocol as bench_temperature.py: 128 pieces of 16 bars from the C major seed, two seed sets,
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from live_biaxial import stats
 from live_biaxial.generation import seed_step
@@ -35,7 +38,7 @@ from training.model import BiaxialLSTM
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb-chorales" / "Jsb16thSeparated.json"
 SEED_SETS = {"select": 0, "confirm": 10000}
-RULES = "plain,min-p 0.05,min-p 0.1,bass 0.5,ensemble"
+RULES = "plain,min-p 0.05,min-p 0.1,bass 0.5,ensemble,best-of 4"
 TEMPERATURE = 0.8
 
 
@@ -57,57 +60,94 @@ def shifted(notes: torch.Tensor, s: int) -> torch.Tensor:
     return out
 
 
-@torch.no_grad()
-def sample(model: BiaxialLSTM, noise: torch.Tensor, rule: str, seed_notes: np.ndarray) -> np.ndarray:
-    """noise (T, B, 78, 2) uniform -> notes (T, B, 78, 2) uint8, the walk of StepCell with another rule."""
-    n_steps, batch = noise.shape[:2]
+def one_step(model: BiaxialLSTM, notes, step, time_state, noise, rule: str):
+    """One step of every piece: notes (B, 78, 2) and step (B,) are the previous step's, noise (B, 78, 2).
+
+    Returns the new notes (B, 78, 2) and their log-likelihood under the model at temperature 1 (B,);
+    time_state (per view, per layer (h, c)) is updated in place."""
+    batch = notes.shape[0]
     name, _, arg = rule.partition(" ")
     shifts = (-2, -1, 0, 1, 2) if name == "ensemble" else (0,)
-    notes = torch.from_numpy(seed_notes).float()[None].repeat(batch, 1, 1)  # (B, 78, 2)
-    step = torch.full((batch,), -1, dtype=torch.long)
-    time_state = [[None] * len(model.time_layers) for _ in shifts]
-    out = torch.zeros(noise.shape, dtype=torch.uint8)
-    for t in range(n_steps):
-        hidden = []  # per view: (B, 78, H) time-axis outputs
+    hidden = []  # per view: (B, 78, H) time-axis outputs
+    for v, s in enumerate(shifts):
+        x = model.features(shifted(notes, s), step).reshape(batch * 78, 1, -1)  # (B*78, 1, 80)
+        for k, lstm in enumerate(model.time_layers):
+            x, time_state[v][k] = lstm(x, time_state[v][k])
+        hidden.append(x.reshape(batch, 78, -1))
+    pitch_state = [[None] * len(model.pitch_layers) for _ in shifts]
+    for v, s in enumerate(shifts):  # a view moved up walks its notes below the window first, over silence
+        for j in range(max(s, 0)):
+            y = torch.cat([hidden[v][:, j], torch.zeros(batch, 2)], -1)[:, None]
+            for k, lstm in enumerate(model.pitch_layers):
+                y, pitch_state[v][k] = lstm(y, pitch_state[v][k])
+    below = torch.zeros(batch, 2)  # the chosen bits of the note below
+    sounding = torch.zeros(batch, dtype=torch.bool)  # has a lower note of this step played yet?
+    new = torch.zeros(batch, 78, 2)
+    log_p = torch.zeros(batch)
+    for n in range(78):
+        p_play = p_artic = 0.0
+        views = 0
         for v, s in enumerate(shifts):
-            x = model.features(shifted(notes, s), step).reshape(batch * 78, 1, -1)  # (B*78, 1, 80)
-            for k, lstm in enumerate(model.time_layers):
-                x, time_state[v][k] = lstm(x, time_state[v][k])
-            hidden.append(x.reshape(batch, 78, -1))
-        pitch_state = [[None] * len(model.pitch_layers) for _ in shifts]
-        for v, s in enumerate(shifts):  # a view moved up walks its notes below the window first, over silence
-            for j in range(max(s, 0)):
-                y = torch.cat([hidden[v][:, j], torch.zeros(batch, 2)], -1)[:, None]
-                for k, lstm in enumerate(model.pitch_layers):
-                    y, pitch_state[v][k] = lstm(y, pitch_state[v][k])
-        below = torch.zeros(batch, 2)  # the chosen bits of the note below
-        sounding = torch.zeros(batch, dtype=torch.bool)  # has a lower note of this step played yet?
-        new = torch.zeros(batch, 78, 2)
-        for n in range(78):
-            p_play = p_artic = 0.0
-            views = 0
-            for v, s in enumerate(shifts):
-                if not 0 <= n + s < 78:
-                    continue
-                y = torch.cat([hidden[v][:, n + s], below], -1)[:, None]  # (B, 1, H + 2)
-                for k, lstm in enumerate(model.pitch_layers):
-                    y, pitch_state[v][k] = lstm(y, pitch_state[v][k])
-                logits = model.out(y[:, 0])  # (B, 2)
-                temp = torch.full((batch,), TEMPERATURE)
-                if name == "bass":
-                    temp = torch.where(sounding, temp, torch.full_like(temp, float(arg)))
-                p_play = p_play + torch.sigmoid(logits[:, 0] / temp)
-                p_artic = p_artic + torch.sigmoid(logits[:, 1] / temp)
-                views += 1
-            p_play, p_artic = p_play / views, p_artic / views  # (B,)
-            if name == "min-p":
-                p_play = torch.where(p_play < float(arg), torch.zeros_like(p_play), p_play)
-            play = (noise[t, :, n, 0] < p_play).float()
-            below = torch.stack([play, (noise[t, :, n, 1] < p_artic).float() * play], -1)  # (B, 2)
-            sounding |= play > 0
-            new[:, n] = below
-        notes, step = new, step + 1
-        out[t] = new.to(torch.uint8)
+            if not 0 <= n + s < 78:
+                continue
+            y = torch.cat([hidden[v][:, n + s], below], -1)[:, None]  # (B, 1, H + 2)
+            for k, lstm in enumerate(model.pitch_layers):
+                y, pitch_state[v][k] = lstm(y, pitch_state[v][k])
+            logits = model.out(y[:, 0])  # (B, 2)
+            temp = torch.full((batch,), TEMPERATURE)
+            if name == "bass":
+                temp = torch.where(sounding, temp, torch.full_like(temp, float(arg)))
+            p_play = p_play + torch.sigmoid(logits[:, 0] / temp)
+            p_artic = p_artic + torch.sigmoid(logits[:, 1] / temp)
+            views += 1
+        p_play, p_artic = p_play / views, p_artic / views  # (B,)
+        if name == "min-p":
+            p_play = torch.where(p_play < float(arg), torch.zeros_like(p_play), p_play)
+        play = (noise[:, n, 0] < p_play).float()
+        below = torch.stack([play, (noise[:, n, 1] < p_artic).float() * play], -1)  # (B, 2)
+        if shifts == (0,):  # the likelihood that best-of ranks by (the first view's logits)
+            log_p -= F.binary_cross_entropy_with_logits(logits[:, 0], play, reduction="none")
+            log_p -= play * F.binary_cross_entropy_with_logits(logits[:, 1], below[:, 1], reduction="none")
+        sounding |= play > 0
+        new[:, n] = below
+    return new, log_p
+
+
+@torch.no_grad()
+def sample(model: BiaxialLSTM, noise: torch.Tensor, rule: str, seed_notes: np.ndarray) -> np.ndarray:
+    """noise (T, B, 78, 2) uniform -> notes (T, B, 78, 2) uint8, the walk of StepCell with another rule.
+
+    "best-of K": each bar is drawn K times (plain rule) and the draw the model finds most likely is kept."""
+    n_steps, batch = noise.shape[:2]
+    name, _, arg = rule.partition(" ")
+    k = int(arg) if name == "best-of" else 1
+    views = 5 if name == "ensemble" else 1
+    notes = torch.from_numpy(seed_notes).float()[None].repeat(batch * k, 1, 1)  # (B*K, 78, 2): K copies per piece
+    step = torch.full((batch * k,), -1, dtype=torch.long)
+    time_state = [[None] * len(model.time_layers) for _ in range(views)]
+    out = torch.zeros(noise.shape, dtype=torch.uint8)
+    extra = torch.Generator().manual_seed(int(noise[0, 0, 0, 0] * 2**31))  # the other K-1 draws' noise
+    for bar in range(0, n_steps, 16):
+        log_p = torch.zeros(batch * k)
+        drawn = []
+        for t in range(bar, min(bar + 16, n_steps)):
+            u = noise[t]  # (B, 78, 2): draw 0 of each piece uses the given noise
+            if k > 1:
+                u = torch.rand(batch, k, 78, 2, generator=extra)
+                u[:, 0] = noise[t]
+                u = u.reshape(batch * k, 78, 2)
+            rule_of_step = "plain" if k > 1 else rule
+            notes, lp = one_step(model, notes, step, time_state, u, rule_of_step)
+            step = step + 1
+            log_p += lp
+            drawn.append(notes)
+        best = log_p.reshape(batch, k).argmax(1) + torch.arange(batch) * k  # (B,) the kept draw of each piece
+        out[bar : bar + len(drawn)] = torch.stack(drawn)[:, best].to(torch.uint8)
+        if k > 1:  # every copy goes on from the kept draw
+            keep = best.repeat_interleave(k)
+            notes, step = notes[keep], step[keep]
+            time_state = [[tuple(t.reshape(batch * k, 78, -1)[keep].reshape(1, batch * k * 78, -1) for t in hc)
+                           for hc in layers] for layers in time_state]
     return out.numpy()
 
 
