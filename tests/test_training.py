@@ -213,6 +213,30 @@ def test_own_notes_replace_the_chosen_input_steps_with_draws_from_the_model():
     assert 0.2 < same.float().mean() < 0.9
 
 
+
+def test_own_notes_are_the_chords_generation_would_play():
+    """The pitch-axis walk of with_own_notes draws, for the same noise, exactly what the exported step draws."""
+    import torch
+
+    from training.config import ModelConfig
+    from training.model import BiaxialLSTM, StepCell
+
+    torch.manual_seed(1)
+    model = BiaxialLSTM(ModelConfig((8,), (6, 5), 0.5)).eval()
+    with torch.no_grad():
+        model.out.bias[0] = 0.0  # about half the notes play: chords, not single notes
+    states = (torch.rand(1, 13, 78, 2) < 0.2).float()  # (1, T+1, 78, 2) a true past
+    states[..., 1] *= states[..., 0]
+    steps = torch.arange(-1, 12)[None]
+    noise = torch.rand(1, 12, 78, 2)
+    drawn = model.walk(model.time_axis(states, steps), noise)  # (1, T, 78, 2)
+    assert drawn[..., 0].sum(-1).min() > 3 and (drawn[..., 1] <= drawn[..., 0]).all()
+    cell, one = StepCell(model), torch.tensor(1.0)
+    state = torch.zeros(78, cell.state_size)
+    for t in range(12):  # the step fed the true past each time, as the walk is
+        new, _, state = cell(states[0, t], steps[0, t], state, noise[0, t], one, one, torch.zeros(78))
+        assert torch.equal(new, drawn[0, t]), t
+
 def test_training_on_own_notes_records_it_and_resumes_exactly(midi_folder, tmp_path):
     import torch
 

@@ -48,15 +48,8 @@ class BiaxialLSTM(nn.Module):
 
         inputs (B, T+1, 78, 2): the notes the time axis reads, when not states (see train.with_own_notes);
         the pitch axis always reads the true notes below, as the targets are the true notes."""
-        x = self.features((states if inputs is None else inputs)[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
-        if self.config.key_memory_steps:
-            memory = key_memory_over_time(x[..., CONTEXT], key_memory_decay(self.config.key_memory_steps))
-            x = torch.cat([x, memory], dim=-1)  # (B, T, 78, 92)
+        x = self.time_axis(states if inputs is None else inputs, steps)  # (B, T, 78, H)
         B, T = x.shape[:2]
-        x = x.permute(0, 2, 1, 3).reshape(B * N_NOTES, T, self.n_inputs)  # notes folded into batch
-        for lstm in self.time_layers:
-            x = self.drop(lstm(x)[0])  # (B*78, T, H)
-        x = x.reshape(B, N_NOTES, T, -1).permute(0, 2, 1, 3)  # (B, T, 78, H)
         target = states[:, 1:]  # (B, T, 78, 2)
         below = F.pad(target[:, :, :-1], (0, 0, 1, 0))  # (B, T, 78, 2): the chosen bits of note n-1
         y = torch.cat([x, below], dim=-1).reshape(B * T, N_NOTES, -1)  # batch x time folded
@@ -64,6 +57,41 @@ class BiaxialLSTM(nn.Module):
             y = self.drop(lstm(y)[0])  # (B*T, 78, P)
         return self.out(y).reshape(B, T, N_NOTES, 2)
 
+
+    def time_axis(self, states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+        """states (B, T+1, 78, 2), steps (B, T+1) -> the time stack's outputs (B, T, 78, H) for steps 1..T."""
+        x = self.features(states[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
+        if self.config.key_memory_steps:
+            memory = key_memory_over_time(x[..., CONTEXT], key_memory_decay(self.config.key_memory_steps))
+            x = torch.cat([x, memory], dim=-1)  # (B, T, 78, 92)
+        B, T = x.shape[:2]
+        x = x.permute(0, 2, 1, 3).reshape(B * N_NOTES, T, self.n_inputs)  # notes folded into batch
+        for lstm in self.time_layers:
+            x = self.drop(lstm(x)[0])  # (B*78, T, H)
+        return x.reshape(B, N_NOTES, T, -1).permute(0, 2, 1, 3)  # (B, T, 78, H)
+
+    @torch.no_grad()
+    def walk(self, hidden: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Whole chords drawn up the pitch axis, as generation draws them: hidden (B, T, 78, H) time-axis
+        outputs, noise (B, T, 78, 2) uniform -> notes (B, T, 78, 2), every (b, t) walked at once.
+
+        Note n plays if u < P(play | the notes drawn below it), articulates if it plays and u2 < P(artic):
+        StepCell's rule at temperature 1, so for the same noise it draws the same notes."""
+        B, T, _, H = hidden.shape
+        h = hidden.reshape(B * T, N_NOTES, H)
+        u = noise.reshape(B * T, N_NOTES, 2)
+        state = [None] * len(self.pitch_layers)
+        below = torch.zeros(B * T, 2, dtype=hidden.dtype, device=hidden.device)  # the chosen bits of note n-1
+        notes = []
+        for n in range(N_NOTES):
+            y = torch.cat([h[:, n], below], dim=-1)[:, None]  # (B*T, 1, H+2)
+            for k, lstm in enumerate(self.pitch_layers):
+                y, state[k] = lstm(y, state[k])
+            p = torch.sigmoid(self.out(y[:, 0]).float())  # (B*T, 2)
+            play = (u[:, n, 0] < p[:, 0]).to(hidden.dtype)
+            below = torch.stack([play, (u[:, n, 1] < p[:, 1]).to(hidden.dtype) * play], dim=-1)
+            notes.append(below)
+        return torch.stack(notes, dim=1).reshape(B, T, N_NOTES, 2)
 
 def nll_terms(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed negative log-likelihood of the play bits and of the articulate bits.

@@ -116,19 +116,22 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
 @torch.no_grad()
 def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor, share: float) -> torch.Tensor:
     """Parallel scheduled sampling (Duckworth et al. 2019): states (B, T+1, 78, 2) -> the inputs to train on,
-    where a random ``share`` of steps 1..T holds notes drawn from the model's own prediction of that step
-    (given the true past; dropout off) instead of the real ones. Generation feeds the model its own notes;
-    training only on real ones leaves it unpractised at going on from its own mistakes (exposure bias:
-    bench/bench_teacher_forced.py). Draws use torch's global generator, seeded per batch."""
+    where a random ``share`` of steps 1..T holds a chord drawn from the model given the true past (dropout
+    off), walked up the pitch axis note by note as generation draws it, instead of the real one. Generation
+    feeds the model its own notes; training only on real ones leaves it unpractised at going on from its
+    own mistakes (exposure bias: bench/bench_teacher_forced.py). Draws use torch's global generator, seeded
+    per batch. (Until session 9 each note was drawn given the true notes below it: chords nearer the real
+    ones than the model's own, and an incoherent mix; docs/default-model.md's own-notes rows used that.)"""
     was_training = model.training
     model.eval()
-    drawn = torch.bernoulli(torch.sigmoid(model(states, steps).float()))  # (B, T, 78, 2) for states[:, 1:]
+    noise = torch.rand(states[:, 1:].shape, device=states.device)  # (B, T, 78, 2)
+    with torch.no_grad():
+        drawn = model.walk(model.time_axis(states, steps), noise)  # (B, T, 78, 2) for states[:, 1:]
     model.train(was_training)
-    drawn[..., 1] *= drawn[..., 0]  # articulated only where played
     replace = torch.rand(states.shape[:2], device=states.device) < share  # (B, T+1)
     replace[:, 0] = False  # the first step has no prediction
     inputs = states.clone()
-    inputs[replace] = drawn[replace[:, 1:]]
+    inputs[replace] = drawn[replace[:, 1:]].to(states.dtype)
     return inputs
 
 
