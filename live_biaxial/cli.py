@@ -203,10 +203,12 @@ def run_stats(args) -> int:
 
 
 def _training():
-    try:
-        import onnx  # noqa: F401  the training commands read and write ONNX files
-        import torch  # noqa: F401  and run torch, which training.cli imports only when a command runs
+    """training.cli, once the training extra is known to be there (it imports torch only when a command runs)."""
+    import importlib
 
+    try:
+        for extra in ("onnx", "torch"):  # what train, eval, export-onnx and bench need
+            importlib.import_module(extra)
         from training import cli
     except ImportError as err:
         raise LiveBiaxialError(f"this command needs the training extra ({err.name} is missing): "
