@@ -57,7 +57,6 @@ class BiaxialLSTM(nn.Module):
             y = self.drop(lstm(y)[0])  # (B*T, 78, P)
         return self.out(y).reshape(B, T, N_NOTES, 2)
 
-
     def time_axis(self, states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
         """states (B, T+1, 78, 2), steps (B, T+1) -> the time stack's outputs (B, T, 78, H) for steps 1..T."""
         x = self.features(states[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
@@ -92,6 +91,7 @@ class BiaxialLSTM(nn.Module):
             below = torch.stack([play, (u[:, n, 1] < p[:, 1]).to(hidden.dtype) * play], dim=-1)
             notes.append(below)
         return torch.stack(notes, dim=1).reshape(B, T, N_NOTES, 2)
+
 
 def nll_terms(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed negative log-likelihood of the play bits and of the articulate bits.

@@ -125,8 +125,7 @@ def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor
     was_training = model.training
     model.eval()
     noise = torch.rand(states[:, 1:].shape, device=states.device)  # (B, T, 78, 2)
-    with torch.no_grad():
-        drawn = model.walk(model.time_axis(states, steps), noise)  # (B, T, 78, 2) for states[:, 1:]
+    drawn = model.walk(model.time_axis(states, steps), noise)  # (B, T, 78, 2) for states[:, 1:]
     model.train(was_training)
     replace = torch.rand(states.shape[:2], device=states.device) < share  # (B, T+1)
     replace[:, 0] = False  # the first step has no prediction
