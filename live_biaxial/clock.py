@@ -178,12 +178,14 @@ class MidiClockFollower:
             self._on_time = False  # (the last pulse's time stays the original's)
             return
         elif self.predicted is None:  # locking: the mean interval since the first pulse
-            if self._count >= 3 and 1.8 <= (t - self.last_pulse) / self.interval <= 2.2:
+            if self._count >= 3 and self.interval > 0 and 1.8 <= (t - self.last_pulse) / self.interval <= 2.2:
                 missed = 1  # two intervals since the last one: one lost
                 self.lost_pulses += 1
             self._count += 1 + missed
             if self._count < LOCK_PULSES:
-                self.interval = (t - self._first) / self._count
+                self.interval = (t - self._first) / self._count  # 0 while a held-up burst arrives at one time
+            elif self.interval <= 0:  # a beat of pulses at one time tells no tempo: measure again from here
+                self._relock(t)
             else:  # locked: from here on the DLL filters
                 self.predicted = t + self.interval
         else:

@@ -169,6 +169,20 @@ def test_a_very_late_pulse_is_not_taken_for_a_lost_one():
     assert len(sink.pulses) == 240 and follower.lost_pulses == 0
 
 
+
+@pytest.mark.parametrize("burst", [6, LOCK_PULSES + 2])
+def test_a_burst_of_pulses_at_one_time_while_locking_does_not_stop_the_follower(burst):
+    """Under load JACK can hand over pulses held up for a while all at once, with one time stamp. Measured
+    from them the tempo is 0: no division by it (that killed the input thread), and the lock comes after."""
+    _, ideal, seen = pulses_at(120, 480)
+    seen[1:burst] = seen[0]
+    follower, sink = follow([float(t) for t in seen])  # Python floats, as perf_counter gives: 1 / 0.0 raises
+    assert len(sink.pulses) == 480 and follower.lost_pulses == 0
+    assert follower.bpm == pytest.approx(120, rel=1e-3)
+    late = np.array([t for t, _ in sink.pulses[240::6]])  # from the second bar on
+    assert np.abs(late - ideal[240::6]).max() < 2e-3
+    assert all(nt is not None for _, nt in sink.pulses[-LOCK_PULSES:])  # locked again, predicting
+
 TRACES = sorted((Path(__file__).parent / "data" / "clock").glob("*.json"))
 
 
