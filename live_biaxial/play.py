@@ -124,6 +124,10 @@ def run_play(args) -> int:
           f"step p50 {p50:.2f} ms p99 {p99:.2f} ms" +
           (f", {follower.lost_pulses} clock pulses lost on the way" if follower and follower.lost_pulses else "") +
           (f", {follower.doubled_pulses} doubled" if follower and follower.doubled_pulses else ""))
+    for port in ins:
+        if getattr(port, "failures", 0):  # PolledInput (JACK) keeps listening past a failed message
+            print(f"live-biaxial: {port.failures} messages from {port.name!r} could not be handled "
+                  f"(first: {port.first_failure})", file=sys.stderr)
     if crashed:
         print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
         return 1

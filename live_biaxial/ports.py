@@ -123,6 +123,7 @@ class PolledInput:
         import rtmidi
 
         self.name, self.callback, self.poll_s, self.stamped = name, callback, poll_s, stamped
+        self.failures, self.first_failure = 0, ""  # messages whose callback raised (the thread goes on)
         self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="live-biaxial-in", queue_size_limit=4096)
         # Nothing ignored here: rtmidi's time of a message counts from the last one it kept, so a
         # dropped Active Sensing would put the next stamp early. The callbacks ignore what they don't use.
@@ -148,10 +149,14 @@ class PolledInput:
                 msg = mido.Message.from_bytes(item[0])
             except ValueError:  # not a MIDI message we know: ignore it, as mido does
                 continue
-            if self.stamped:
-                self.callback(msg, jack_t + lag)
-            else:
-                self.callback(msg)
+            try:
+                if self.stamped:
+                    self.callback(msg, jack_t + lag)
+                else:
+                    self.callback(msg)
+            except Exception as err:  # one message the player could not handle must not end the input
+                self.failures += 1
+                self.first_failure = self.first_failure or f"{msg.type}: {type(err).__name__}: {err}"
 
     def close(self) -> None:
         self._stop.set()

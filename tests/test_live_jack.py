@@ -223,3 +223,32 @@ def test_clock_input_is_stamped_with_jacks_receive_time_through_active_sensing(j
     sent_gaps = np.diff(sent) * 1e3
     assert np.median(np.abs(gaps - sent_gaps)) < 1.0, (gaps, sent_gaps)
     assert all(0 <= t - s < 0.05 for t, s in zip(stamps, sent))  # after the send, never long after
+
+
+def test_an_input_goes_on_listening_after_a_message_it_could_not_handle(jack):
+    """A bug met by one message (as the zero tempo once was) must not end the MIDI input thread on stage."""
+    import mido
+
+    from live_biaxial.ports import PolledInput
+
+    out = jack.open_output("flaky-src", virtual=True)
+    seen = []
+
+    def callback(msg):
+        if msg.type == "clock":
+            seen.append(msg)
+            if len(seen) == 1:
+                raise ZeroDivisionError("float division by zero")
+
+    inp = PolledInput(next(n for n in jack.get_input_names() if "flaky-src" in n), callback)
+    try:
+        time.sleep(0.3)  # JACK wires the connection
+        for _ in range(10):
+            out.send(mido.Message("clock"))
+            time.sleep(0.005)
+        wait_until(lambda: len(seen) == 10, 5, "every pulse after the failed one arrived")
+    finally:
+        inp.close()
+        out.close()
+    assert inp.failures == 1 and inp.first_failure == "clock: ZeroDivisionError: float division by zero"
+
