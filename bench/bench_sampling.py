@@ -60,6 +60,11 @@ def shifted(notes: torch.Tensor, s: int) -> torch.Tensor:
     return out
 
 
+def shifts_of(rule: str) -> tuple[int, ...]:
+    """The transpositions the model hears the past at: five for the ensemble, else the past as it is."""
+    return (-2, -1, 0, 1, 2) if rule.partition(" ")[0] == "ensemble" else (0,)
+
+
 def one_step(model: BiaxialLSTM, notes, step, time_state, noise, rule: str):
     """One step of every piece: notes (B, 78, 2) and step (B,) are the previous step's, noise (B, 78, 2).
 
@@ -67,7 +72,7 @@ def one_step(model: BiaxialLSTM, notes, step, time_state, noise, rule: str):
     time_state (per view, per layer (h, c)) is updated in place."""
     batch = notes.shape[0]
     name, _, arg = rule.partition(" ")
-    shifts = (-2, -1, 0, 1, 2) if name == "ensemble" else (0,)
+    shifts = shifts_of(rule)
     hidden = []  # per view: (B, 78, H) time-axis outputs
     for v, s in enumerate(shifts):
         x = model.features(shifted(notes, s), step).reshape(batch * 78, 1, -1)  # (B*78, 1, 80)
@@ -86,7 +91,7 @@ def one_step(model: BiaxialLSTM, notes, step, time_state, noise, rule: str):
     log_p = torch.zeros(batch)
     for n in range(78):
         p_play = p_artic = 0.0
-        views = 0
+        heard = 0  # views that see note n
         for v, s in enumerate(shifts):
             if not 0 <= n + s < 78:
                 continue
@@ -99,8 +104,8 @@ def one_step(model: BiaxialLSTM, notes, step, time_state, noise, rule: str):
                 temp = torch.where(sounding, temp, torch.full_like(temp, float(arg)))
             p_play = p_play + torch.sigmoid(logits[:, 0] / temp)
             p_artic = p_artic + torch.sigmoid(logits[:, 1] / temp)
-            views += 1
-        p_play, p_artic = p_play / views, p_artic / views  # (B,)
+            heard += 1
+        p_play, p_artic = p_play / heard, p_artic / heard  # (B,)
         if name == "min-p":
             p_play = torch.where(p_play < float(arg), torch.zeros_like(p_play), p_play)
         play = (noise[:, n, 0] < p_play).float()
@@ -121,10 +126,10 @@ def sample(model: BiaxialLSTM, noise: torch.Tensor, rule: str, seed_notes: np.nd
     n_steps, batch = noise.shape[:2]
     name, _, arg = rule.partition(" ")
     k = int(arg) if name == "best-of" else 1
-    views = 5 if name == "ensemble" else 1
     notes = torch.from_numpy(seed_notes).float()[None].repeat(batch * k, 1, 1)  # (B*K, 78, 2): K copies per piece
     step = torch.full((batch * k,), -1, dtype=torch.long)
-    time_state = [[None] * len(model.time_layers) for _ in range(views)]
+    time_state = [[None] * len(model.time_layers) for _ in shifts_of(rule)]
+    rule_of_step = "plain" if k > 1 else rule  # best-of draws each bar with the plain rule
     out = torch.zeros(noise.shape, dtype=torch.uint8)
     extra = torch.Generator().manual_seed(int(noise[0, 0, 0, 0] * 2**31))  # the other K-1 draws' noise
     for bar in range(0, n_steps, 16):
@@ -136,7 +141,6 @@ def sample(model: BiaxialLSTM, noise: torch.Tensor, rule: str, seed_notes: np.nd
                 u = torch.rand(batch, k, 78, 2, generator=extra)
                 u[:, 0] = noise[t]
                 u = u.reshape(batch * k, 78, 2)
-            rule_of_step = "plain" if k > 1 else rule
             notes, lp = one_step(model, notes, step, time_state, u, rule_of_step)
             step = step + 1
             log_p += lp
