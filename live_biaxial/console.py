@@ -128,10 +128,11 @@ class Console(App):
         Binding("q", "quit", "quit"),
     ]
 
-    def __init__(self, engine, clock=None, follower=None, ports: str = "", refresh_hz: float = 15.0):
+    def __init__(self, engine, clock=None, follower=None, ports: str = "", inputs=(), refresh_hz: float = 15.0):
         super().__init__()
         self.engine, self.clock, self.follower = engine, clock, follower
         self.ports = ports
+        self.inputs = tuple(inputs)  # input ports that count messages their callback failed on (PolledInput)
         self.refresh_hz = refresh_hz
 
     def compose(self) -> ComposeResult:
@@ -168,8 +169,10 @@ class Console(App):
         else:
             clock = f"internal {self.clock.bpm:.0f} BPM" if self.clock else "internal"
         state = "playing" if e.playing else "stopped"
-        self._show("status", 
-            f"[b]{position}[/b]  {state}  clock: {clock}  {self.ports}" + ("  [red]PORT LOST[/]" if e.port_lost else ""))
+        failed = sum(getattr(p, "failures", 0) for p in self.inputs)  # the input thread goes on past each
+        self._show("status",
+            f"[b]{position}[/b]  {state}  clock: {clock}  {self.ports}" + ("  [red]PORT LOST[/]" if e.port_lost else "")
+            + (f"  [yellow]{failed} input messages failed[/]" if failed else ""))
         lo, hi = c.low, c.high
         self._show("controls", 
             f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "

@@ -88,7 +88,7 @@ def run_play(args) -> int:
             # (seen in a fresh tmux pane: the console drew 80 x 24 in a 130 x 45 window)
             os.environ.pop("COLUMNS", None)
             os.environ.pop("LINES", None)
-            app = Console(engine, clock=clock, follower=follower, ports=ports)
+            app = Console(engine, clock=clock, follower=follower, ports=ports, inputs=ins)
             app.run()  # an error inside the console ends the app (terminal restored, traceback shown)
             crashed = bool(app.return_code)
             if clock is not None:

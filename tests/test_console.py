@@ -103,6 +103,22 @@ async def test_engine_changes_show_in_the_widgets(engine):
 
 
 @sync
+async def test_failed_input_messages_show_in_the_status_line(engine):
+    """A MIDI input whose callback failed on some messages keeps listening; the console says how many."""
+    class Input:
+        name, failures = "keys", 0
+
+    keys = Input()
+    app = Console(engine, clock=InternalClock(engine, 120), inputs=[keys], refresh_hz=50)
+    async with app.run_test() as pilot:
+        await pilot.pause(0.1)
+        assert "failed" not in text(app, "#status")
+        keys.failures = 3
+        await pilot.pause(0.1)
+        assert "3 input messages failed" in text(app, "#status")
+
+
+@sync
 async def test_help_screen(engine):
     app = Console(engine, refresh_hz=50)
     async with app.run_test() as pilot:
