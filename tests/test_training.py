@@ -170,7 +170,7 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
         {"from_batch": 1, "batch_size": 10, "segment_steps": 128},
         {"from_batch": 11, "batch_size": 7, "segment_steps": 192, "transpose": 6, "init_from": "a.onnx", "lr": 3e-4},
         {"from_batch": 21, "batch_size": 16, "segment_steps": 192, "transpose": 6, "init_from": "b.onnx",
-         "lr": 3e-4, "device": "cuda"},
+         "lr": 3e-4, "device": "cuda", "home_key": True},
         {"from_batch": 31, "batch_size": 16, "segment_steps": 256, "device": "cuda", "own_notes": 0.25}]}
     metrics = [{"step": n, "time": 36.0 * n * (10 if n <= 20 else 1)} for n in range(1, 41)]  # 10x faster on the GPU
     assert wall_time_text(metrics, meta) == f"about 1.9 h on {CPU} and about 0.2 h on a CUDA GPU"
@@ -179,7 +179,8 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
     commands = rebuild_text(meta).split(", then ")
     assert [c.count("--device cuda") for c in commands] == [0, 0, 1, 1, 0]
     assert "--out runs/finetune --init-from runs/small/last.pt" in commands[1]
-    assert "--out runs/finetune2 --init-from runs/finetune/last.pt" in commands[2]
+    assert "--out runs/finetune2 --init-from runs/finetune/last.pt" in commands[2] and "--home-key" in commands[2]
+    assert "--home-key" not in commands[1] + commands[3]
     assert "--out runs/finetune2 --resume --batches 40" in commands[3] and "--own-notes 0.25" in commands[3]
     assert "batches 31-40: 16 segments x 256 steps, 25% of input steps drawn from its own predictions" in \
         stages_text(meta, {"train": {"pieces": 9}})
@@ -306,3 +307,33 @@ def test_an_exported_model_trains_on_and_evaluates_like_its_checkpoint(midi_fold
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     r = run_cli("train", midi_folder, "--out", tmp_path / "bad", "--batches", "2", "--init-from", tmp_path / "junk.onnx", *TINY)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "junk.onnx: not a readable ONNX model" in r.stderr, r.stderr
+
+
+def test_home_key_moves_each_piece_to_c_major_or_a_minor():
+    """--home-key: a cadence in D major lands in C major, one in E minor in A minor, by the nearest shift."""
+    from live_biaxial.generation import key_prime
+    from live_biaxial.stats import key_of, pitch_class_histogram
+    from training.data import Data, Piece, home_key_shift, to_home_key, transposed
+
+    d_major = (np.tile(key_prime(2), (4, 1, 1)) > 0).astype(np.uint8)  # (64, 78, 2)
+    e_minor = (np.tile(key_prime(4, minor=True), (4, 1, 1)) > 0).astype(np.uint8)
+    f_sharp = transposed(d_major, 4)  # F# major: six sharps, moved down 6 or up 6 alike
+    assert [home_key_shift(m) for m in (d_major, e_minor, f_sharp)] == [-2, 5, 6]
+    data = Data({"train": [Piece("d", d_major), Piece("e", e_minor)], "valid": [Piece("f", f_sharp)], "test": []},
+                [], ["x"])
+    moved = to_home_key(data)
+    assert [key_of(pitch_class_histogram(p.matrix)) for p in moved.splits["train"]] == [(0, False), (9, True)]
+    assert key_of(pitch_class_histogram(moved.splits["valid"][0].matrix)) == (0, False)
+    for before, after in zip(data.splits["train"], moved.splits["train"]):
+        assert after.matrix.sum() == before.matrix.sum()  # every note kept, only moved
+
+
+def test_a_home_key_run_trains_on_moved_pieces_and_says_so(midi_folder, tmp_path):
+    import torch
+
+    home, plain = tmp_path / "home", tmp_path / "plain"
+    assert run_cli("train", midi_folder, "--out", home, "--batches", "2", "--home-key", *TINY).returncode == 0
+    assert run_cli("train", midi_folder, "--out", plain, "--batches", "2", *TINY).returncode == 0
+    assert metrics(home)[0]["loss"] != metrics(plain)[0]["loss"]  # same segments, other keys
+    blob = torch.load(home / "last.pt", weights_only=False)
+    assert blob["train_config"]["home_key"] and blob["stages"][0]["home_key"]

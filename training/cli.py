@@ -26,6 +26,8 @@ def add_train_args(p) -> None:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--new-lr", type=float, help="with --resume: go on at this learning rate (a decay step)")
     p.add_argument("--transpose", type=int, default=0, help="random transposition up to +-N semitones")
+    p.add_argument("--home-key", action="store_true",
+                   help="move every piece to C major / A minor by its own key first (the model learns one key)")
     p.add_argument("--own-notes", type=float, default=0.0, metavar="SHARE",
                    help="read this share of input steps from the model's own predictions, against exposure bias")
     p.add_argument("--time-sizes", type=sizes, default=ModelConfig.time_sizes, help="e.g. 300,300")
@@ -48,7 +50,7 @@ def add_train_args(p) -> None:
 def run_train(args) -> int:
     import torch
 
-    from .data import load_data
+    from .data import load_data, to_home_key
     from .train import train
 
     if args.threads:
@@ -64,6 +66,8 @@ def run_train(args) -> int:
         steps_per_beat = blob["model_config"]["steps_per_beat"]
         del blob
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
+    if args.home_key:
+        data = to_home_key(data)  # validation too: its NLL is then in the home key
     model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat, args.key_memory)
     if args.init_from and not args.resume:  # the parent's sizes and grid, with this run's key memory
         from . import checkpoint
@@ -74,7 +78,7 @@ def run_train(args) -> int:
     cfg = TrainConfig(
         batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
-        transpose=args.transpose, own_notes=args.own_notes, batches=args.batches, eval_every=args.eval_every,
+        transpose=args.transpose, home_key=args.home_key, own_notes=args.own_notes, batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
     )
     try:

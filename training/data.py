@@ -19,6 +19,7 @@ import numpy as np
 
 from live_biaxial.errors import BadMidiFile, DataError
 from live_biaxial.representation import N_NOTES, midi_to_matrix, pitches_to_matrix, voices_to_matrix
+from live_biaxial.stats import key_of, pitch_class_histogram
 
 CACHE_VERSION = 1
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
@@ -225,6 +226,33 @@ def load_data(
     return Data(splits, skipped, list(sources))
 
 
+def transposed(matrix: np.ndarray, shift: int) -> np.ndarray:
+    """(T, 78, 2) moved ``shift`` semitones up (down if negative); notes pushed off the range are dropped."""
+    out = np.zeros_like(matrix)
+    if shift > 0:
+        out[:, shift:] = matrix[:, :-shift]
+    elif shift < 0:
+        out[:, :shift] = matrix[:, -shift:]
+    else:
+        out[:] = matrix
+    return out
+
+
+def home_key_shift(matrix: np.ndarray) -> int:
+    """The shift (-5..+6 semitones) that brings a piece to the key signature of C major / A minor, by the
+    best-fitting key of the whole piece (a minor key moves to A minor, its relative major to C)."""
+    tonic, minor = key_of(pitch_class_histogram(matrix))
+    major_tonic = (tonic + 3) % 12 if minor else tonic
+    return (-major_tonic + 5) % 12 - 5
+
+
+def to_home_key(data: Data) -> Data:
+    """Every piece of every split moved to C major / A minor (``home_key_shift``)."""
+    splits = {s: [Piece(p.name, transposed(p.matrix, home_key_shift(p.matrix))) for p in pieces]
+              for s, pieces in data.splits.items()}
+    return Data(splits, data.skipped, data.sources)
+
+
 def sample_batch(
     pieces: list[Piece],
     rng: np.random.Generator,
@@ -242,11 +270,6 @@ def sample_batch(
         start = int(rng.integers(n_starts)) * start_multiple
         seg = m[start : start + segment_steps]
         shift = int(rng.integers(-transpose, transpose + 1)) if transpose else 0
-        if shift > 0:
-            states[b, :, shift:] = seg[:, :-shift]
-        elif shift < 0:
-            states[b, :, :shift] = seg[:, -shift:]
-        else:
-            states[b] = seg
+        states[b] = transposed(seg, shift)
         steps[b] = start + np.arange(segment_steps)
     return states, steps

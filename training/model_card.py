@@ -41,6 +41,8 @@ def stage_text(stage: dict, end: int) -> str:
     text = f"batches {stage['from_batch']}-{end}: {stage['batch_size']} segments x {stage['segment_steps']} steps"
     if stage.get("transpose"):
         text += f" transposed by up to +-{stage['transpose']} semitones"
+    if stage.get("home_key"):
+        text += ", every piece moved to C major / A minor first"
     if stage.get("own_notes"):
         text += f", {stage['own_notes']:.0%} of input steps drawn from its own predictions"
     if stage.get("key_memory_steps"):
@@ -94,6 +96,8 @@ def rebuild_text(meta: dict) -> str:
         segments = f"--batch-size {s['batch_size']} --segment-steps {s['segment_steps']}"
         if s.get("transpose"):
             segments += f" --transpose {s['transpose']}"
+        if s.get("home_key"):
+            segments += " --home-key"
         if s.get("own_notes"):
             segments += f" --own-notes {s['own_notes']:g}"
         segments += device_option(s)

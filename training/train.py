@@ -110,6 +110,8 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
         stage["transpose"] = cfg.transpose
     if cfg.own_notes:
         stage["own_notes"] = cfg.own_notes
+    if cfg.home_key:
+        stage["home_key"] = True
     return stage
 
 
