@@ -331,9 +331,13 @@ def test_home_key_moves_each_piece_to_c_major_or_a_minor():
 def test_a_home_key_run_trains_on_moved_pieces_and_says_so(midi_folder, tmp_path):
     import torch
 
-    home, plain = tmp_path / "home", tmp_path / "plain"
-    assert run_cli("train", midi_folder, "--out", home, "--batches", "2", "--home-key", *TINY).returncode == 0
+    home, part, plain = tmp_path / "home", tmp_path / "part", tmp_path / "plain"
+    assert run_cli("train", midi_folder, "--out", home, "--batches", "3", "--home-key", *TINY).returncode == 0
     assert run_cli("train", midi_folder, "--out", plain, "--batches", "2", *TINY).returncode == 0
     assert metrics(home)[0]["loss"] != metrics(plain)[0]["loss"]  # same segments, other keys
-    blob = torch.load(home / "last.pt", weights_only=False)
-    assert blob["train_config"]["home_key"] and blob["stages"][0]["home_key"]
+    assert run_cli("train", midi_folder, "--out", part, "--batches", "2", "--home-key", *TINY).returncode == 0
+    r = run_cli("train", midi_folder, "--out", part, "--batches", "3", "--resume", *TINY)  # the run's own keys
+    assert r.returncode == 0, r.stderr
+    assert metrics(part)[2]["loss"] == metrics(home)[2]["loss"]
+    blob = torch.load(part / "last.pt", weights_only=False)
+    assert blob["train_config"]["home_key"] and blob["stages"] == [blob["stages"][0]] and blob["stages"][0]["home_key"]

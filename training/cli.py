@@ -57,16 +57,19 @@ def run_train(args) -> int:
         torch.set_num_threads(args.threads)
     segment_steps, steps_per_beat = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat
     # with --resume: the run's own grid, and its segments unless the command line changes them
-    changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps)) if v}
+    changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps),
+                                 ("home_key", args.home_key)) if v}
+    home_key = args.home_key
     if args.resume:
         from . import checkpoint
 
         blob = checkpoint.load(Path(args.out) / "last.pt")
         segment_steps = args.segment_steps or blob["train_config"]["segment_steps"]
         steps_per_beat = blob["model_config"]["steps_per_beat"]
+        home_key = home_key or blob["train_config"].get("home_key", False)
         del blob
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
-    if args.home_key:
+    if home_key:
         data = to_home_key(data)  # validation too: its NLL is then in the home key
     model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat, args.key_memory)
     if args.init_from and not args.resume:  # the parent's sizes and grid, with this run's key memory

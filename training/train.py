@@ -180,7 +180,8 @@ def train(
         # (checkpoints from before stages were kept: one stage so far, on a CPU)
         stages = blob.get("stages") or [_stage(1, run_cfg, torch.device("cpu"))]
         moved = stages[-1].get("device", "cpu") != dev.type
-        if moved or (cfg.batch_size, cfg.segment_steps) != (run_cfg.batch_size, run_cfg.segment_steps):
+        if moved or (cfg.batch_size, cfg.segment_steps, cfg.home_key) != (run_cfg.batch_size, run_cfg.segment_steps,
+                                                                           run_cfg.home_key):
             stages = [*stages, _stage(start_step + 1, cfg, dev)]
     else:
         stages = [_stage(1, cfg, dev)]
