@@ -171,7 +171,8 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
         {"from_batch": 11, "batch_size": 7, "segment_steps": 192, "transpose": 6, "init_from": "a.onnx", "lr": 3e-4},
         {"from_batch": 21, "batch_size": 16, "segment_steps": 192, "transpose": 6, "init_from": "b.onnx",
          "lr": 3e-4, "device": "cuda", "home_key": True},
-        {"from_batch": 31, "batch_size": 16, "segment_steps": 256, "device": "cuda", "own_notes": 0.25}]}
+        {"from_batch": 31, "batch_size": 16, "segment_steps": 256, "device": "cuda", "own_notes": 0.25,
+         "minor_weight": 2.5}]}
     metrics = [{"step": n, "time": 36.0 * n * (10 if n <= 20 else 1)} for n in range(1, 41)]  # 10x faster on the GPU
     assert wall_time_text(metrics, meta) == f"about 1.9 h on {CPU} and about 0.2 h on a CUDA GPU"
     later = wall_time_text(metrics[25:], meta)
@@ -182,8 +183,9 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
     assert "--out runs/finetune2 --init-from runs/finetune/last.pt" in commands[2] and "--home-key" in commands[2]
     assert "--home-key" not in commands[1] + commands[3]
     assert "--out runs/finetune2 --resume --batches 40" in commands[3] and "--own-notes 0.25" in commands[3]
-    assert "batches 31-40: 16 segments x 256 steps, 25% of input steps drawn from its own predictions" in \
-        stages_text(meta, {"train": {"pieces": 9}})
+    assert "--minor-weight 2.5" in commands[3] and "--minor-weight" not in commands[2]
+    assert ("batches 31-40: 16 segments x 256 steps, pieces in minor keys drawn 2.5 times as often, 25% of input "
+            "steps drawn from its own predictions") in stages_text(meta, {"train": {"pieces": 9}})
     assert "export-onnx runs/finetune2/last.pt" in commands[4]
 
 
@@ -341,3 +343,18 @@ def test_a_home_key_run_trains_on_moved_pieces_and_says_so(midi_folder, tmp_path
     assert metrics(part)[2]["loss"] == metrics(home)[2]["loss"]
     blob = torch.load(part / "last.pt", weights_only=False)
     assert blob["train_config"]["home_key"] and blob["stages"] == [blob["stages"][0]] and blob["stages"][0]["home_key"]
+
+
+def test_minor_weight_draws_pieces_in_minor_keys_that_many_times_as_often():
+    from live_biaxial.generation import key_prime
+    from training.data import Piece, minor_weights, sample_batch
+
+    major = (np.tile(key_prime(2), (8, 1, 1)) > 0).astype(np.uint8)  # D major, 128 steps
+    minor = (np.tile(key_prime(4, minor=True), (8, 1, 1)) > 0).astype(np.uint8)  # E minor
+    pieces = [Piece("a", major), Piece("b", minor), Piece("c", major)]
+    assert minor_weights(pieces, 1.0) is None
+    w = minor_weights(pieces, 4.0)
+    assert np.allclose(w, [1 / 6, 4 / 6, 1 / 6])
+    states, _ = sample_batch(pieces, np.random.default_rng(0), 600, 16, weights=w)
+    is_minor = np.array([np.array_equal(s, minor[:16]) for s in states.astype(np.uint8)])
+    assert 0.6 < is_minor.mean() < 0.73  # 4 / 6 of the draws

@@ -28,6 +28,8 @@ def add_train_args(p) -> None:
     p.add_argument("--transpose", type=int, default=0, help="random transposition up to +-N semitones")
     p.add_argument("--home-key", action="store_true",
                    help="move every piece to C major / A minor by its own key first (the model learns one key)")
+    p.add_argument("--minor-weight", type=float, default=1.0, metavar="W",
+                   help="draw pieces in a minor key W times as often as major ones (default 1)")
     p.add_argument("--own-notes", type=float, default=0.0, metavar="SHARE",
                    help="read this share of input steps from the model's own predictions, against exposure bias")
     p.add_argument("--time-sizes", type=sizes, default=ModelConfig.time_sizes, help="e.g. 300,300")
@@ -58,7 +60,8 @@ def run_train(args) -> int:
     segment_steps, steps_per_beat = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat
     # with --resume: the run's own grid, and its segments unless the command line changes them
     changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps),
-                                 ("home_key", args.home_key)) if v}
+                                 ("home_key", args.home_key), ("minor_weight", args.minor_weight != 1 and args.minor_weight))
+               if v}
     home_key = args.home_key
     if args.resume:
         from . import checkpoint
@@ -81,7 +84,7 @@ def run_train(args) -> int:
     cfg = TrainConfig(
         batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
-        transpose=args.transpose, home_key=args.home_key, own_notes=args.own_notes, batches=args.batches, eval_every=args.eval_every,
+        transpose=args.transpose, minor_weight=args.minor_weight, home_key=args.home_key, own_notes=args.own_notes, batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
     )
     try:

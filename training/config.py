@@ -29,6 +29,7 @@ class TrainConfig:
     optimizer: str = "adam"  # "adam" or "adadelta" (the original's)
     lr: float = 1e-3  # Adam only; AdaDelta uses lr=1.0
     transpose: int = 0  # random transposition in -transpose..+transpose semitones
+    minor_weight: float = 1.0  # a piece in a minor key is drawn this many times as often as a major one
     home_key: bool = False  # every piece moved to C major / A minor (its own key) before segments are drawn
     own_notes: float = 0.0  # share of input steps drawn from the model's own predictions (scheduled sampling)
     batches: int = 10000

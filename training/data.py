@@ -253,6 +253,15 @@ def to_home_key(data: Data) -> Data:
     return Data(splits, data.skipped, data.sources)
 
 
+def minor_weights(pieces: list[Piece], minor_weight: float) -> np.ndarray | None:
+    """(N,) chances of drawing each piece when a piece in a minor key (its whole-piece key) counts
+    ``minor_weight`` times a major one; None for 1 (every piece alike)."""
+    if minor_weight == 1:
+        return None
+    w = np.array([minor_weight if key_of(pitch_class_histogram(p.matrix))[1] else 1.0 for p in pieces])
+    return w / w.sum()
+
+
 def sample_batch(
     pieces: list[Piece],
     rng: np.random.Generator,
@@ -260,12 +269,14 @@ def sample_batch(
     segment_steps: int,
     start_multiple: int = 16,
     transpose: int = 0,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Random segments -> states (B, segment_steps, 78, 2) float32, steps (B, segment_steps) int64."""
+    """Random segments -> states (B, segment_steps, 78, 2) float32, steps (B, segment_steps) int64.
+    ``weights`` (N,): each piece's chance of being drawn (default: alike)."""
     states = np.zeros((batch_size, segment_steps, N_NOTES, 2), np.float32)
     steps = np.zeros((batch_size, segment_steps), np.int64)
     for b in range(batch_size):
-        m = pieces[rng.integers(len(pieces))].matrix
+        m = pieces[rng.integers(len(pieces)) if weights is None else rng.choice(len(pieces), p=weights)].matrix
         n_starts = (m.shape[0] - segment_steps) // start_multiple + 1
         start = int(rng.integers(n_starts)) * start_multiple
         seg = m[start : start + segment_steps]

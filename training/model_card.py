@@ -43,6 +43,8 @@ def stage_text(stage: dict, end: int) -> str:
         text += f" transposed by up to +-{stage['transpose']} semitones"
     if stage.get("home_key"):
         text += ", every piece moved to C major / A minor first"
+    if stage.get("minor_weight"):
+        text += f", pieces in minor keys drawn {stage['minor_weight']:g} times as often"
     if stage.get("own_notes"):
         text += f", {stage['own_notes']:.0%} of input steps drawn from its own predictions"
     if stage.get("key_memory_steps"):
@@ -98,6 +100,8 @@ def rebuild_text(meta: dict) -> str:
             segments += f" --transpose {s['transpose']}"
         if s.get("home_key"):
             segments += " --home-key"
+        if s.get("minor_weight"):
+            segments += f" --minor-weight {s['minor_weight']:g}"
         if s.get("own_notes"):
             segments += f" --own-notes {s['own_notes']:g}"
         segments += device_option(s)

@@ -23,7 +23,7 @@ from live_biaxial.representation import matrix_to_midi
 
 from . import checkpoint
 from .config import ModelConfig, TrainConfig
-from .data import Data, sample_batch
+from .data import Data, minor_weights, sample_batch
 from .evaluate import evaluate
 from .model import BiaxialLSTM, StepCell, loss_per_step
 
@@ -112,6 +112,8 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
         stage["own_notes"] = cfg.own_notes
     if cfg.home_key:
         stage["home_key"] = True
+    if cfg.minor_weight != 1:
+        stage["minor_weight"] = cfg.minor_weight
     return stage
 
 
@@ -180,8 +182,8 @@ def train(
         # (checkpoints from before stages were kept: one stage so far, on a CPU)
         stages = blob.get("stages") or [_stage(1, run_cfg, torch.device("cpu"))]
         moved = stages[-1].get("device", "cpu") != dev.type
-        if moved or (cfg.batch_size, cfg.segment_steps, cfg.home_key) != (run_cfg.batch_size, run_cfg.segment_steps,
-                                                                           run_cfg.home_key):
+        changed = ("batch_size", "segment_steps", "home_key", "minor_weight")
+        if moved or any(getattr(cfg, k) != getattr(run_cfg, k) for k in changed):
             stages = [*stages, _stage(start_step + 1, cfg, dev)]
     else:
         stages = [_stage(1, cfg, dev)]
@@ -216,6 +218,7 @@ def train(
             f"{n_params / 1e6:.2f}M parameters, {dev}, {origin}")
     metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
     seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
+    weights = minor_weights(data.splits["train"], cfg.minor_weight)  # (N,) or None: every piece alike
     extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best, "stages": stages}  # noqa: E731
     progress = Progress(cfg.batches)
     _interrupt_on_sigterm()
@@ -229,7 +232,7 @@ def train(
             rng = np.random.default_rng([cfg.seed, step, rank])  # batches depend on (seed, step): resume is exact
             torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)  # dropout masks likewise
             states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
-                                         cfg.segment_start_multiple, cfg.transpose)
+                                         cfg.segment_start_multiple, cfg.transpose, weights)
             states_t = torch.from_numpy(states).to(dev)
             steps_t = torch.from_numpy(steps).to(dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
