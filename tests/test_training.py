@@ -257,6 +257,13 @@ def test_training_on_own_notes_records_it_and_resumes_exactly(midi_folder, tmp_p
     assert blob["train_config"]["own_notes"] == 0.5 and blob["stages"][0]["own_notes"] == 0.5
 
 
+def test_out_of_range_training_settings_are_one_line(midi_folder, tmp_path):
+    for option, value, says in (("--minor-weight", "0", "a weight above 0"), ("--own-notes", "1", "below 1")):
+        r = run_cli("train", midi_folder, "--out", tmp_path / "run", option, value, *TINY)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and says in r.stderr, r.stderr
+        assert not (tmp_path / "run").exists()
+
+
 def test_init_from_a_missing_checkpoint_is_one_line(midi_folder, tmp_path):
     r = run_cli("train", midi_folder, "--out", tmp_path / "run", "--batches", "2", "--init-from",
                 tmp_path / "nothing.pt", "--key-memory", "8", *TINY)

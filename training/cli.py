@@ -55,13 +55,20 @@ def run_train(args) -> int:
     from .data import load_data, to_home_key
     from .train import train
 
+    from live_biaxial.errors import LiveBiaxialError
+
+    if not 0 <= args.own_notes < 1:
+        raise LiveBiaxialError(f"--own-notes {args.own_notes:g}: a share of input steps, 0 or more and below 1")
+    if not args.minor_weight > 0:
+        raise LiveBiaxialError(f"--minor-weight {args.minor_weight:g}: a weight above 0 (1 = minor and major pieces alike)")
     if args.threads:
         torch.set_num_threads(args.threads)
     segment_steps, steps_per_beat = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat
     # with --resume: the run's own grid, and its segments unless the command line changes them
     changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps),
-                                 ("home_key", args.home_key), ("minor_weight", args.minor_weight != 1 and args.minor_weight))
-               if v}
+                                 ("home_key", args.home_key)) if v}
+    if args.minor_weight != 1:
+        changes["minor_weight"] = args.minor_weight
     home_key = args.home_key
     if args.resume:
         from . import checkpoint
@@ -84,7 +91,8 @@ def run_train(args) -> int:
     cfg = TrainConfig(
         batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
-        transpose=args.transpose, minor_weight=args.minor_weight, home_key=args.home_key, own_notes=args.own_notes, batches=args.batches, eval_every=args.eval_every,
+        transpose=args.transpose, minor_weight=args.minor_weight, home_key=args.home_key, own_notes=args.own_notes,
+        batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
     )
     try:
