@@ -13,7 +13,7 @@ from .representation import LOW_NOTE, N_NOTES
 SEED_CHORD = (48, 55, 64, 72)  # C3 G3 E4 C5: the step every walk starts from (live, generate, stats, export)
 
 
-def _shift(root: int) -> int:
+def key_shift(root: int) -> int:
     """Semitones from C to a key's root, -5..+6, so that voicings round C stay mid-range."""
     return (root + 5) % 12 - 5
 
@@ -21,8 +21,8 @@ def _shift(root: int) -> int:
 def seed_step(root: int = 0, minor: bool = False) -> np.ndarray:
     """The seed step (78, 2): a tonic chord held and struck, by default C major (SEED_CHORD).
 
-    Other keys move the same voicing by ``_shift(root)``; minor lowers the third."""
-    pitches = [p + _shift(root) for p in SEED_CHORD]
+    Other keys move the same voicing by ``key_shift(root)``; minor lowers the third."""
+    pitches = [p + key_shift(root) for p in SEED_CHORD]
     pitches[2] -= int(minor)
     s = np.zeros((N_NOTES, 2), np.float32)
     s[[p - LOW_NOTE for p in pitches]] = 1
@@ -39,7 +39,7 @@ def key_prime(root: int = 0, minor: bool = False, steps_per_chord: int = 4) -> n
     out = np.zeros((4 * steps_per_chord, N_NOTES, 2), np.float32)
     for i, chord in enumerate(CADENCE):
         for p in chord:
-            k = p + _shift(root) - int(minor and p % 12 in (4, 9)) - LOW_NOTE
+            k = p + key_shift(root) - int(minor and p % 12 in (4, 9)) - LOW_NOTE
             out[i * steps_per_chord : (i + 1) * steps_per_chord, k, 0] = 1
             out[i * steps_per_chord, k, 1] = 1
     return out

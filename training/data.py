@@ -19,7 +19,8 @@ import numpy as np
 
 from live_biaxial.errors import BadMidiFile, DataError
 from live_biaxial.representation import N_NOTES, midi_to_matrix, pitches_to_matrix, voices_to_matrix
-from live_biaxial.stats import key_of, pitch_class_histogram
+from live_biaxial.generation import key_shift
+from live_biaxial.stats import key_of, piece_keys, pitch_class_histogram
 
 CACHE_VERSION = 1
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
@@ -243,7 +244,7 @@ def home_key_shift(matrix: np.ndarray) -> int:
     best-fitting key of the whole piece (a minor key moves to A minor, its relative major to C)."""
     tonic, minor = key_of(pitch_class_histogram(matrix))
     major_tonic = (tonic + 3) % 12 if minor else tonic
-    return (-major_tonic + 5) % 12 - 5
+    return key_shift(-major_tonic)
 
 
 def to_home_key(data: Data) -> Data:
@@ -258,7 +259,7 @@ def minor_weights(pieces: list[Piece], minor_weight: float) -> np.ndarray | None
     ``minor_weight`` times a major one; None for 1 (every piece alike)."""
     if minor_weight == 1:
         return None
-    w = np.array([minor_weight if key_of(pitch_class_histogram(p.matrix))[1] else 1.0 for p in pieces])
+    w = np.array([minor_weight if key and key[1] else 1.0 for key in piece_keys([p.matrix for p in pieces])])
     return w / w.sum()
 
 
