@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sampling import JSB, SEED_SETS, TEMPERATURE, load_model, sample  # noqa: E402
+from bench_sampling import JSB, TEMPERATURE, load_model, sample  # noqa: E402
 
 from live_biaxial import stats  # noqa: E402
 from live_biaxial.generation import seed_step  # noqa: E402
@@ -58,7 +58,7 @@ def main():
           ", ".join(f"{w}: {d:.4f}" for w, d in result["data_mixes"].items()))
 
     model = load_model(args.model)
-    for seeds, first in SEED_SETS.items():
+    for seeds, first in stats.seed_sets().items():
         for chord, minor in (("C major", False), ("C minor", True)):
             noise = torch.rand(args.bars * 16, args.pieces, 78, 2, generator=torch.Generator().manual_seed(first))
             out = sample(model, noise, "plain", seed_step(0, minor))  # (T, B, 78, 2)

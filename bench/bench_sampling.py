@@ -37,7 +37,6 @@ from training.from_onnx import load_exported
 from training.model import BiaxialLSTM
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb-chorales" / "Jsb16thSeparated.json"
-SEED_SETS = {"select": 0, "confirm": 10000}
 RULES = "plain,min-p 0.05,min-p 0.1,bass 0.5,ensemble,best-of 4"
 TEMPERATURE = 0.8
 
@@ -177,6 +176,7 @@ def main():
     p.add_argument("--pieces", type=int, default=128)
     p.add_argument("--bars", type=int, default=16)
     p.add_argument("--data", default=str(JSB))
+    p.add_argument("--seed-sets", type=stats.seed_sets, default=stats.BENCH_SEED_SETS, help="NAME=FIRST_SEED,... (default: %(default)s)")
     p.add_argument("--json", default="bench/results/sampling.json")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -192,7 +192,7 @@ def main():
     train = [x.matrix for x in data.splits["train"]]
     result = {"model": str(cell.path), "temperature": TEMPERATURE, "pieces": args.pieces, "bars": args.bars,
               "machine": platform.machine(), "onnx_check_steps_differ": differ, "runs": []}
-    for name, first in SEED_SETS.items():
+    for name, first in args.seed_sets.items():
         for rule in args.rules.split(","):
             t0 = time.perf_counter()
             noise = torch.rand(args.bars * 16, args.pieces, 78, 2, generator=torch.Generator().manual_seed(first))

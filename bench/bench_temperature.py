@@ -21,7 +21,6 @@ from live_biaxial.model_file import Cell
 from training.data import load_data
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb-chorales" / "Jsb16thSeparated.json"
-SEED_SETS = {"select": 0, "confirm": 10000}
 WINDOW = 64  # steps per key-clarity window (4 bars)
 
 
@@ -32,6 +31,7 @@ def main():
     p.add_argument("--pieces", type=int, default=128)
     p.add_argument("--bars", type=int, default=16)
     p.add_argument("--data", default=str(JSB))
+    p.add_argument("--seed-sets", type=stats.seed_sets, default=stats.BENCH_SEED_SETS, help="NAME=FIRST_SEED,... (default: %(default)s)")
     p.add_argument("--json", default="bench/results/temperature.json")
     args = p.parse_args()
 
@@ -45,7 +45,7 @@ def main():
               "data_minor_share": stats.minor_share(valid), "runs": []}
     print(f"data (valid): key clarity ({WINDOW}-step windows) {result['data_key_clarity']:.3f}, "
           f"minor pieces {result['data_minor_share']:.2f}")
-    for name, first in SEED_SETS.items():
+    for name, first in args.seed_sets.items():
         for temperature in (float(t) for t in args.temperatures.split(",")):
             t0 = time.perf_counter()
             gen = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_step(), seed=first + s,

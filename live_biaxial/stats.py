@@ -201,6 +201,21 @@ def bench_run(generated: list[np.ndarray], data: list[np.ndarray], reference: li
             "minor_share": minor_share(generated)}
 
 
+BENCH_SEED_SETS = "select=0,confirm=10000"  # the benches' two sets: choose on the first, check on the second
+
+
+def seed_sets(text: str = BENCH_SEED_SETS) -> dict[str, int]:
+    """"select=0,confirm=10000" -> {"select": 0, "confirm": 10000}: named sets of piece seeds (first, first+1, ...).
+    Fresh sets (e.g. "fresh=20000") re-check a checkpoint chosen on the usual two without selection bias."""
+    sets = {}
+    for item in text.split(","):
+        name, sep, first = item.partition("=")
+        if not sep or not name.strip() or not first.strip().isdigit():
+            raise ValueError(f"seed set {item!r}: expected NAME=FIRST_SEED, e.g. fresh=20000")
+        sets[name.strip()] = int(first)
+    return sets
+
+
 def bench_line(run: dict) -> str:
     """One printed line of a ``bench_run``: clarity, minor share, every statistic (NO where out of bounds)."""
     cells = "  ".join(f"{k} {r['generated']:.4g}{'' if r['ok'] else ' NO'}" for k, r in run["rows"].items())
