@@ -46,6 +46,25 @@ def test_resume_gives_the_identical_next_loss(midi_folder, tmp_path):
     assert {"valid_nll", "valid_accuracy"} <= set(b[3])
 
 
+def test_resume_keeps_the_runs_threads_unless_told(midi_folder, tmp_path):
+    run = tmp_path / "run"
+    tiny = [*TINY, "--sample-every", "0"]
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "2", "--threads", "2", *tiny)
+    assert r.returncode == 0, r.stderr
+    assert "cpu (2 threads)" in r.stdout
+    # the tests run with OMP_NUM_THREADS=1, so torch's own default here is 1 thread
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "3", "--resume", *tiny)
+    assert r.returncode == 0, r.stderr
+    assert "cpu (2 threads)" in r.stdout
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "4", "--resume", "--threads", "1", *tiny)
+    assert r.returncode == 0, r.stderr
+    assert "cpu (1 thread)" in r.stdout
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "5", "--resume", *tiny)
+    assert "cpu (1 thread)" in r.stdout  # the last setting is the run's now
+    r = run_cli("train", midi_folder, "--out", tmp_path / "bad", "--batches", "1", "--threads", "-1", *tiny)
+    assert r.returncode == 2 and "--threads -1" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_eval_prints_and_writes_json(midi_folder, tmp_path):
     run = tmp_path / "run"
     assert run_cli("train", midi_folder, "--out", run, "--batches", "2", *TINY).returncode == 0

@@ -46,7 +46,7 @@ def add_train_args(p) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with AVX-512 BF16, GPUs)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own; with --resume: the run's)")
 
 
 def run_train(args) -> int:
@@ -59,17 +59,19 @@ def run_train(args) -> int:
 
     if not 0 <= args.own_notes < 1:
         raise LiveBiaxialError(f"--own-notes {args.own_notes:g}: a share of input steps, 0 or more and below 1")
+    if args.threads is not None and args.threads < 0:
+        raise LiveBiaxialError(f"--threads {args.threads}: a number of CPU threads, 1 or more (0 = torch's default)")
     if not args.minor_weight > 0:
         raise LiveBiaxialError(f"--minor-weight {args.minor_weight:g}: a weight above 0 (1 = minor and major pieces alike)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     segment_steps, steps_per_beat = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat
     # with --resume: the run's own grid, and its segments unless the command line changes them
     changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps),
                                  ("home_key", args.home_key)) if v}
     if args.minor_weight != 1:
         changes["minor_weight"] = args.minor_weight
-    home_key = args.home_key
+    if args.threads is not None:
+        changes["threads"] = args.threads
+    home_key, threads = args.home_key, args.threads or 0
     if args.resume:
         from . import checkpoint
 
@@ -77,7 +79,10 @@ def run_train(args) -> int:
         segment_steps = args.segment_steps or blob["train_config"]["segment_steps"]
         steps_per_beat = blob["model_config"]["steps_per_beat"]
         home_key = home_key or blob["train_config"].get("home_key", False)
+        threads = blob["train_config"].get("threads", 0) if args.threads is None else args.threads
         del blob
+    if threads:
+        torch.set_num_threads(threads)
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
     if home_key:
         data = to_home_key(data)  # validation too: its NLL is then in the home key
@@ -94,6 +99,7 @@ def run_train(args) -> int:
         transpose=args.transpose, minor_weight=args.minor_weight, home_key=args.home_key, own_notes=args.own_notes,
         batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
+        threads=threads,
     )
     try:
         last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device,

@@ -38,3 +38,4 @@ class TrainConfig:
     checkpoint_every: int = 100
     seed: int = 0
     bf16: bool = False
+    threads: int = 0  # torch CPU threads (0 = torch's default); --resume keeps the run's unless told otherwise

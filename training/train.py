@@ -138,6 +138,14 @@ def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor
     return inputs
 
 
+def cpu_threads(dev: torch.device) -> str:
+    """The thread count shown beside a CPU device, e.g. " (2 threads)": what --threads set, or torch's default."""
+    if dev.type != "cpu":
+        return ""
+    n = torch.get_num_threads()
+    return f" ({n} thread{'s' if n != 1 else ''})"
+
+
 def train(
     data: Data,
     out_dir: Path,
@@ -215,7 +223,7 @@ def train(
             f"{summary['valid']['pieces']} valid, {summary['skipped']} skipped")
         n_params = sum(p.numel() for p in model.parameters())
         log(f"model: time {list(model_config.time_sizes)} pitch {list(model_config.pitch_sizes)}, "
-            f"{n_params / 1e6:.2f}M parameters, {dev}, {origin}")
+            f"{n_params / 1e6:.2f}M parameters, {dev}{cpu_threads(dev)}, {origin}")
     metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
     seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
     weights = minor_weights(data.splits["train"], cfg.minor_weight)  # (N,) or None: every piece alike
