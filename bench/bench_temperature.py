@@ -31,7 +31,8 @@ def main():
     p.add_argument("--pieces", type=int, default=128)
     p.add_argument("--bars", type=int, default=16)
     p.add_argument("--data", default=str(JSB))
-    p.add_argument("--seed-sets", type=stats.seed_sets, default=stats.BENCH_SEED_SETS, help="NAME=FIRST_SEED,... (default: %(default)s)")
+    p.add_argument("--seed-sets", type=stats.seed_sets, default=stats.BENCH_SEED_SETS,
+                   help="NAME=FIRST_SEED,...: sets of --pieces pieces each (default: %(default)s)")
     p.add_argument("--json", default="bench/results/temperature.json")
     args = p.parse_args()
 

@@ -205,7 +205,7 @@ BENCH_SEED_SETS = "select=0,confirm=10000"  # the benches' two sets: choose on t
 
 
 def seed_sets(text: str = BENCH_SEED_SETS) -> dict[str, int]:
-    """"select=0,confirm=10000" -> {"select": 0, "confirm": 10000}: named sets of piece seeds (first, first+1, ...).
+    """Named sets of piece seeds (first, first+1, ...): "select=0,confirm=10000" -> {"select": 0, "confirm": 10000}.
     Fresh sets (e.g. "fresh=20000") re-check a checkpoint chosen on the usual two without selection bias."""
     sets = {}
     for item in text.split(","):

@@ -71,6 +71,7 @@ def test_seed_sets_name_the_first_seed_of_each_set():
         with pytest.raises(ValueError, match="NAME=FIRST_SEED"):
             seed_sets(bad)
 
+
 def test_stats_command_on_a_chorale_file(tiny_model, tmp_path):
     rng = np.random.default_rng(0)
     chorale = lambda: [sorted(rng.choice([60, 62, 64, 65, 67, 69, 71], 3, replace=False).tolist()) for _ in range(64)]  # noqa: E731
