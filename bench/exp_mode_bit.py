@@ -25,7 +25,8 @@ from bench_sampling import JSB, load_model, sample
 from live_biaxial import stats
 from live_biaxial.generation import seed_step
 from training.data import load_data, transposed
-from training.model import loss_per_step, nll_terms
+from training.evaluate import evaluate
+from training.model import loss_per_step
 
 
 # The bit's value for minor: a larger input moves its zero-started weights SCALE times faster under Adam
@@ -61,19 +62,13 @@ def modes_of(pieces):
 
 
 def valid_nll(model, pieces, modes):
-    """NLL per step of whole pieces, each with its own mode bit (as training.evaluate, which has no bit)."""
-    model.eval()
+    """NLL per step of whole pieces, each scored by training.evaluate with its own mode bit set."""
     total = steps = 0.0
-    with torch.no_grad():
-        for piece, mode in zip(pieces, modes):
-            m = torch.from_numpy(piece.matrix.astype(np.float32))  # (T, 78, 2)
-            states = torch.cat([torch.zeros_like(m[:1]), m])[None]  # (1, T+1, 78, 2)
-            idx = torch.arange(-1, m.shape[0])[None]  # (1, T+1)
-            model.features.mode = torch.tensor([mode])
-            play, artic = nll_terms(model(states, idx), states[:, 1:])
-            total += float(play + artic)
-            steps += m.shape[0]
-    model.train()
+    for piece, mode in zip(pieces, modes):
+        model.features.mode = torch.tensor([mode])
+        m = evaluate(model, [piece])
+        total += m["nll"] * m["steps"]
+        steps += m["steps"]
     return total / steps
 
 
