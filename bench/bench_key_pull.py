@@ -10,7 +10,9 @@ anti-silence on, and a play bias (the exported graph's per-note input) pulls it 
   scale B       -B on every note outside the key's scale (major / harmonic minor; `--lock` is B = inf)
   profile G     G x log(Krumhansl-Kessler profile / its mean) of the key: the tonic triad up, the rest down
   lock          the key's scale only (as `--lock`)
-plus "chord" (the C major chord, no cadence, no pull: what `stats` plays) for reference.
+plus "chord" (the C major chord, no cadence, no pull: what `stats` plays) for reference. Beside the `stats`
+rows: the share of pieces whose whole-piece key (Krumhansl-Kessler, as in `stats`) is the asked one, and
+the share centred on G (the dominant of C, either mode).
 Writes bench/results/key_pull.json.
 Run: PYTHONPATH=. python bench/bench_key_pull.py [--model M.onnx] [--pulls "none,scale 1,profile 0.6"] [--seed-sets ...]
 """
@@ -73,17 +75,23 @@ def main():
     for name, first in args.seed_sets.items():
         for pull in args.pulls.split(","):
             t0 = time.perf_counter()
-            gen = []
+            gen, asked = [], []
             for seed in range(first, first + args.pieces):
                 minor = pull != "chord" and np.random.default_rng([seed, 1]).random() < asked_minor
+                asked.append((0, minor))
                 prime = None if pull == "chord" else key_prime(0, minor)
                 gen.append(generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_step(0, minor),
                                     seed=seed, temperature=cell.temperature, play_bias=play_bias(pull, minor),
                                     prime=prime)[0])
+            found = stats.piece_keys(gen)  # each piece's whole-piece key against the key it was asked for
             run = {"seeds": name, "first_seed": first, "pull": pull,
-                   **stats.bench_run(gen, valid, train, steps_per_bar, WINDOW), "seconds": time.perf_counter() - t0}
+                   **stats.bench_run(gen, valid, train, steps_per_bar, WINDOW),
+                   "asked_key_share": float(np.mean([f == a for a, f in zip(asked, found)])),
+                   "on_dominant_share": float(np.mean([f is not None and f[0] == 7 for f in found])),
+                   "seconds": time.perf_counter() - t0}
             result["runs"].append(run)
-            print(f"{name:7s} {pull:12s} {stats.bench_line(run)}", flush=True)
+            print(f"{name:7s} {pull:12s} asked key {run['asked_key_share']:.2f} on G {run['on_dominant_share']:.2f}  "
+                  f"{stats.bench_line(run)}", flush=True)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")
     print(f"wrote {args.json}")
