@@ -20,20 +20,20 @@ Run: PYTHONPATH=. python bench/bench_key_pull.py [--model M.onnx] [--pulls "none
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from live_biaxial import stats
-from live_biaxial.controls import SCALES
-from live_biaxial.generation import generate, key_prime, seed_step
-from live_biaxial.model_file import Cell
-from live_biaxial.representation import LOW_NOTE, N_NOTES
-from training.data import load_data
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_temperature import WINDOW, add_stats_args, load_splits  # noqa: E402
 
-JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb-chorales" / "Jsb16thSeparated.json"
-WINDOW = 64  # steps per key-clarity window (4 bars)
+from live_biaxial import stats  # noqa: E402
+from live_biaxial.controls import SCALES  # noqa: E402
+from live_biaxial.generation import generate, key_prime, seed_step  # noqa: E402
+from live_biaxial.model_file import Cell  # noqa: E402
+from live_biaxial.representation import LOW_NOTE, N_NOTES  # noqa: E402
 PULLS = "chord,none,scale 1,scale 2,lock,profile 0.3,profile 0.6,profile 1"
 PITCH_CLASS = (np.arange(N_NOTES) + LOW_NOTE) % 12  # (78,) of each note, C = 0
 
@@ -53,21 +53,13 @@ def play_bias(pull: str, minor: bool) -> np.ndarray | None:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
     p.add_argument("--pulls", default=PULLS, help="comma-separated (default: %(default)s)")
-    p.add_argument("--pieces", type=int, default=128)
-    p.add_argument("--bars", type=int, default=16)
-    p.add_argument("--data", default=str(JSB))
-    p.add_argument("--seed-sets", type=stats.seed_sets, default=stats.BENCH_SEED_SETS,
-                   help="NAME=FIRST_SEED,...: sets of --pieces pieces each (default: %(default)s)")
-    p.add_argument("--json", default="bench/results/key_pull.json")
+    add_stats_args(p, "bench/results/key_pull.json")
     args = p.parse_args()
 
     cell = Cell(args.model)
     steps_per_bar = 4 * cell.steps_per_beat
-    data = load_data([args.data], steps_per_beat=cell.steps_per_beat, min_steps=1, log=lambda s: None)
-    valid = [x.matrix for x in data.splits["valid"]]
-    train = [x.matrix for x in data.splits["train"]]
+    valid, train = load_splits(cell, args.data)
     asked_minor = stats.minor_share(train)
     result = {"model": str(cell.path), "pieces": args.pieces, "bars": args.bars, "temperature": cell.temperature,
               "anti_silence": 1.0, "asked_minor_share": asked_minor, "machine": platform.machine(), "runs": []}

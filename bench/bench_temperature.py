@@ -24,23 +24,32 @@ JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb-chorales" /
 WINDOW = 64  # steps per key-clarity window (4 bars)
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_stats_args(p: argparse.ArgumentParser, json_default: str) -> None:
+    """The options of a bench that plays pieces with an exported model and scores them as `stats` does."""
     p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
-    p.add_argument("--temperatures", default="1,0.9,0.8,0.75,0.7,0.65,0.6")
     p.add_argument("--pieces", type=int, default=128)
     p.add_argument("--bars", type=int, default=16)
     p.add_argument("--data", default=str(JSB))
     p.add_argument("--seed-sets", type=stats.seed_sets, default=stats.BENCH_SEED_SETS,
                    help="NAME=FIRST_SEED,...: sets of --pieces pieces each (default: %(default)s)")
-    p.add_argument("--json", default="bench/results/temperature.json")
+    p.add_argument("--json", default=json_default)
+
+
+def load_splits(cell: Cell, path: str) -> tuple[list, list]:
+    """The valid and train pieces of the data at the model's grid -> (valid, train), each a list of (T, 78, 2)."""
+    data = load_data([path], steps_per_beat=cell.steps_per_beat, min_steps=1, log=lambda s: None)
+    return [x.matrix for x in data.splits["valid"]], [x.matrix for x in data.splits["train"]]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--temperatures", default="1,0.9,0.8,0.75,0.7,0.65,0.6")
+    add_stats_args(p, "bench/results/temperature.json")
     args = p.parse_args()
 
     cell = Cell(args.model)
     steps_per_bar = 4 * cell.steps_per_beat
-    data = load_data([args.data], steps_per_beat=cell.steps_per_beat, min_steps=1, log=lambda s: None)
-    valid = [x.matrix for x in data.splits["valid"]]
-    train = [x.matrix for x in data.splits["train"]]
+    valid, train = load_splits(cell, args.data)
     result = {"model": str(cell.path), "pieces": args.pieces, "bars": args.bars, "anti_silence": 1.0,
               "machine": platform.machine(), "data_key_clarity": stats.key_clarity(valid, WINDOW),
               "data_minor_share": stats.minor_share(valid), "runs": []}
