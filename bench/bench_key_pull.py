@@ -34,6 +34,7 @@ from live_biaxial.controls import SCALES  # noqa: E402
 from live_biaxial.generation import generate, key_prime, seed_step  # noqa: E402
 from live_biaxial.model_file import Cell  # noqa: E402
 from live_biaxial.representation import LOW_NOTE, N_NOTES  # noqa: E402
+
 PULLS = "chord,none,scale 1,scale 2,lock,profile 0.3,profile 0.6,profile 1"
 PITCH_CLASS = (np.arange(N_NOTES) + LOW_NOTE) % 12  # (78,) of each note, C = 0
 
