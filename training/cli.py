@@ -50,8 +50,6 @@ def add_train_args(p) -> None:
 
 
 def run_train(args) -> int:
-    import torch
-
     from .data import load_data, to_home_key
     from .train import train
 
@@ -71,7 +69,7 @@ def run_train(args) -> int:
         changes["minor_weight"] = args.minor_weight
     if args.threads is not None:
         changes["threads"] = args.threads
-    home_key, threads = args.home_key, args.threads or 0
+    home_key = args.home_key
     if args.resume:
         from . import checkpoint
 
@@ -79,10 +77,7 @@ def run_train(args) -> int:
         segment_steps = args.segment_steps or blob["train_config"]["segment_steps"]
         steps_per_beat = blob["model_config"]["steps_per_beat"]
         home_key = home_key or blob["train_config"].get("home_key", False)
-        threads = blob["train_config"].get("threads", 0) if args.threads is None else args.threads
         del blob
-    if threads:
-        torch.set_num_threads(threads)
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
     if home_key:
         data = to_home_key(data)  # validation too: its NLL is then in the home key
@@ -99,7 +94,7 @@ def run_train(args) -> int:
         transpose=args.transpose, minor_weight=args.minor_weight, home_key=args.home_key, own_notes=args.own_notes,
         batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
-        threads=threads,
+        threads=args.threads or 0,
     )
     try:
         last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device,

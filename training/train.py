@@ -195,6 +195,8 @@ def train(
             stages = [*stages, _stage(start_step + 1, cfg, dev)]
     else:
         stages = [_stage(1, cfg, dev)]
+    if cfg.threads:  # the run's own with --resume, unless resume_changes set it
+        torch.set_num_threads(cfg.threads)
     model = BiaxialLSTM(model_config).to(dev)
     if blob is not None:
         model.load_state_dict(blob["model"])
