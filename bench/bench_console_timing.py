@@ -10,7 +10,7 @@ bench_timing.py (a)):
                     competes for the CPU, no longer for the GIL).
 Also the CPU share of the console's thread and of the whole process. Writes
 bench/results/console_timing.json. Needs tmux. Run on a quiet machine:
-    python bench/bench_console_timing.py [--model exported/default.onnx] [--bars 8]
+    python -m bench.bench_console_timing [--model exported/default.onnx] [--bars 8]
 """
 
 import argparse
@@ -23,11 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from bench.bench_timing import GridSink, StampingPort, errors_ms, summary
 
-from bench_timing import GridSink, StampingPort, errors_ms, summary  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 KEYS = ["v", "b", "t", "g", "k", "a"]  # velocity, temperature, key root, anti-silence: each redraws
 
@@ -40,7 +38,7 @@ def child(model: str, bpm: float, bars: int, out: str, console: bool) -> None:
 
     sys.setswitchinterval(0.0005)  # as `live-biaxial play` does
     port = StampingPort()
-    engine = Engine(Cell(model), port)
+    engine = Engine(Cell(model), port).open()
     sink = GridSink(engine)
     clock = InternalClock(sink, bpm)
     r0, t0, ui0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter(), time.thread_time()
@@ -65,14 +63,14 @@ def child(model: str, bpm: float, bars: int, out: str, console: bool) -> None:
 def run_child(args, bpm: float, mode: str, tmp: Path) -> dict:
     out = tmp / f"{mode}_{bpm:g}.json"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, __file__, "--child", str(out), "--model", args.model, "--bars", str(args.bars),
-           "--bpm", str(bpm)]
+    cmd = [sys.executable, "-m", "bench.bench_console_timing", "--child", str(out), "--model", args.model,
+           "--bars", str(args.bars), "--bpm", str(bpm)]
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if mode == "headless_busy" else None
     try:
         if mode == "console_thread":
             sock = "lb-bench-console"
             subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "bench", "-x", "130", "-y", "45",
-                            " ".join([*cmd, "--console"])], check=True)
+                            "-c", str(ROOT), " ".join([*cmd, "--console"])], check=True)
             i = 0
             while not out.exists():
                 time.sleep(0.25)
@@ -82,7 +80,7 @@ def run_child(args, bpm: float, mode: str, tmp: Path) -> dict:
             time.sleep(0.5)
             subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
         else:
-            subprocess.run(cmd, check=True)
+            subprocess.run(cmd, check=True, cwd=ROOT)
     finally:
         if hog:
             hog.kill()

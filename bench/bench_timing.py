@@ -7,7 +7,7 @@
     send time of the 16th's clock pulse (two JACK hops, as a DAW would see it).
 Each at 120 and 300 BPM, idle and with a second process keeping a core busy. Also the engine's
 CPU use at 120 BPM (internal clock). Run on a quiet machine:
-    python bench/bench_timing.py [--model exported/default.onnx] [--bars 8]
+    python -m bench.bench_timing [--model exported/default.onnx] [--bars 8]
 Beside the engine (which sends each 16th at the tick its clock follower predicts) the same run
 measures the engine with --on-tick (sends when the pulse arrives) and bench/jack_echo.py, a
 trivial client answering each 16th's pulse: the floor of two JACK hops.
@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from live_biaxial.clock import InternalClock, SinkTap
+from live_biaxial.engine import Engine
+from live_biaxial.model_file import Cell
 
-from live_biaxial.clock import InternalClock, SinkTap  # noqa: E402
-from live_biaxial.engine import Engine  # noqa: E402
-from live_biaxial.model_file import Cell  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class StampingPort:
@@ -77,7 +76,7 @@ def summary(err):
 
 def internal(model, bpm, bars):
     port = StampingPort()
-    engine = Engine(Cell(model), port)
+    engine = Engine(Cell(model), port).open()
     sink = GridSink(engine)
     clock = InternalClock(sink, bpm)
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
@@ -89,7 +88,7 @@ def internal(model, bpm, bars):
 
 
 def start_echo(daw):
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "jack_echo.py"), daw.clock_name, daw.in_name],
+    proc = subprocess.Popen([sys.executable, "-m", "bench.jack_echo", daw.clock_name, daw.in_name],
                             stdout=subprocess.PIPE, text=True)
     assert "playing" in proc.stdout.readline()
     time.sleep(0.3)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.config import ModelConfig
-from training.data import load_data, sample_batch
-from training.model import BiaxialLSTM, loss_per_step
+from live_biaxial.training.config import ModelConfig
+from live_biaxial.training.data import load_data, sample_batch
+from live_biaxial.training.model import BiaxialLSTM, loss_per_step
 
 JSB = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb-chorales" / "Jsb16thSeparated.json"
 

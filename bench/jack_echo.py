@@ -1,7 +1,7 @@
 """The floor of the external-clock benchmark: a trivial JACK client that answers every 6th MIDI
 clock pulse (each 16th) with a note-on, straight from rtmidi's callback. Two JACK hops and a
 Python callback, nothing else. Used by bench_timing.py:
-    python bench/jack_echo.py CLOCK_PORT NOTE_PORT
+    python -m bench.jack_echo CLOCK_PORT NOTE_PORT
 """
 
 import sys

@@ -17,8 +17,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Static
 
-from .controls import NOTE_NAMES, SCALES
-from .representation import LOW_NOTE, N_NOTES
+from .music.controls import NOTE_NAMES, SCALES
+from .music.representation import LOW_NOTE, N_NOTES
 
 SHADES = " ▁▂▃▄▅▆▇█"
 ROLL_STEPS = 64  # 4 bars of 16ths

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
-from .representation import N_NOTES
+from .music.representation import N_NOTES
 
 FORMAT = "live-biaxial-onnx/1"
 INPUTS = ("notes", "step", "state", "noise", "conservativity", "temperature", "play_bias")

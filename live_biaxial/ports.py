@@ -38,17 +38,67 @@ def quiet_alsa() -> None:
     lib.snd_lib_error_set_handler(_alsa_quiet[0])
 
 
+API_NAMES = {"LINUX_ALSA": "ALSA", "UNIX_JACK": "JACK", "MACOSX_CORE": "CoreMIDI", "WINDOWS_MM": "Windows MIDI"}
+
+
+def auto_apis() -> list[str]:
+    """The MIDI systems ``--api auto`` tries, in order: those of this platform that rtmidi was built with."""
+    import rtmidi
+
+    built = set(rtmidi.get_compiled_api())
+    order = ["LINUX_ALSA", "UNIX_JACK"] if sys.platform.startswith("linux") else \
+        ["MACOSX_CORE", "UNIX_JACK"] if sys.platform == "darwin" else ["WINDOWS_MM"]
+    return [a for a in order if getattr(rtmidi, f"API_{a}", None) in built] or order
+
+
+_jack_quiet = []  # the installed JACK message handlers, kept alive for the C library
+
+
+def quiet_jack() -> None:
+    """Stop JACK's client library printing its own lines ("Cannot connect to server socket ...") when no
+    server runs: trying JACK after ALSA must not spill them before our one-line error. A no-op without libjack."""
+    if _jack_quiet or sys.platform.startswith("win"):
+        return
+    import ctypes
+    import ctypes.util
+
+    from pathlib import Path
+
+    import rtmidi
+
+    # python-rtmidi's wheel carries a libjack of its own (in python_rtmidi.libs/ or python_rtmidi./, by the
+    # wheel's tools); a source build uses the system's
+    bundled = sorted(Path(rtmidi.__file__).parents[1].glob("python_rtmidi*/libjack*.so*"))
+    try:
+        lib = ctypes.CDLL(str(bundled[0]) if bundled else ctypes.util.find_library("jack") or "libjack.so.0")
+    except OSError:
+        return
+    handler_type = ctypes.CFUNCTYPE(None, ctypes.c_char_p)  # void handler(const char *msg)
+    _jack_quiet.append(handler_type(lambda msg: None))
+    lib.jack_set_error_function(_jack_quiet[0])
+    lib.jack_set_info_function(_jack_quiet[0])
+
+
 def backend(api: str = "auto") -> mido.Backend:
+    """The MIDI system to use: the one named, or (auto) the first of this platform's that answers."""
     if api not in APIS:
         raise PortError(f"--api {api}: choose one of {', '.join(APIS)}")
-    name = "mido.backends.rtmidi" + (f"/{APIS[api]}" if APIS[api] else "")
     quiet_alsa()
-    try:
-        b = mido.Backend(name, load=True)
-        b.get_output_names()  # touches the MIDI system: fails here if there is none
-        return b
-    except Exception as err:  # rtmidi raises SystemError/RuntimeError/ImportError for a missing system
-        raise PortError(f"no MIDI system available through {api} ({err}); {how_to_get_midi()}") from err
+    quiet_jack()
+    tried = []
+    for name in auto_apis() if api == "auto" else [APIS[api]]:
+        try:
+            b = mido.Backend(f"mido.backends.rtmidi/{name}", load=True)
+            b.get_output_names()  # touches the MIDI system: fails here if there is none
+            return b
+        except Exception as err:  # rtmidi raises SystemError/RuntimeError/ImportError for a missing system
+            tried.append(f"{API_NAMES.get(name, name)}: {err}")
+    raise PortError(f"no MIDI system available through {api} ({'; '.join(tried)}); {how_to_get_midi()}")
+
+
+def system_name(b: mido.Backend) -> str:
+    """The MIDI system a backend talks to, as a user knows it ("ALSA", "JACK", ...)."""
+    return API_NAMES.get(b.api, b.api)
 
 
 def how_to_get_midi() -> str:
@@ -56,7 +106,7 @@ def how_to_get_midi() -> str:
         return "enable the IAC Driver in Audio MIDI Setup"
     if sys.platform.startswith("win"):
         return "install loopMIDI and create a port (Windows has no virtual ports)"
-    return "load ALSA's sequencer (modprobe snd-seq) or start JACK (jackd -d dummy) and pass --api jack"
+    return "load ALSA's sequencer (modprobe snd-seq) or start a JACK server (jackd -d dummy)"
 
 
 def find(name: str, available: list[str], kind: str) -> str:
@@ -163,11 +213,6 @@ class PolledInput:
         self._thread.join(timeout=2)
         self._rt.close_port()
         self._rt.delete()
-
-
-def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
-    b = backend(api)
-    return b.get_input_names(), b.get_output_names()
 
 
 class PortWatch:

@@ -40,9 +40,9 @@ def tiny_model(tmp_path_factory):
     Returns (torch model, path of the .onnx file)."""
     import torch
 
-    from training import checkpoint
-    from training.config import ModelConfig, TrainConfig
-    from training.model import BiaxialLSTM
+    from live_biaxial.training import checkpoint
+    from live_biaxial.training.config import ModelConfig, TrainConfig
+    from live_biaxial.training.model import BiaxialLSTM
 
     d = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(3)

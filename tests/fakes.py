@@ -1,6 +1,14 @@
 """Fakes for unit tests of the engine's logic (the JACK tests use real ports)."""
 
+import dataclasses
+
 import numpy as np
+
+from live_biaxial.engine import Engine, EngineSettings
+
+# No real time passes between the pulses of flat_out: the clock waits for each step, and the step
+# need not wait for the notes to get through a MIDI driver.
+FLAT_OUT = EngineSettings(max_wait_s=10.0, quiet_share=0.0)
 
 
 class FakePort:
@@ -31,12 +39,17 @@ def hanging_notes(msgs):
     return {k: v for k, v in on.items() if v}
 
 
+def flat_engine(cell, port, controls=None, recorder=None, prime=None, **settings) -> Engine:
+    """An opened Engine with the settings of FLAT_OUT (and any others given), for flat_out."""
+    return Engine(cell, port, controls, dataclasses.replace(FLAT_OUT, **settings),
+                  recorder=recorder, prime=prime).open()
+
+
 def flat_out(engine, sixteenths, bpm=120.0, start=True):
     """A fake clock running flat out: pulses with the times a real clock at bpm would have."""
+    assert engine.settings.max_wait_s >= FLAT_OUT.max_wait_s, "flat_out needs an engine made by flat_engine"
     dt = 60.0 / (bpm * 24)
     t = 0.0
-    engine.max_wait_s = 10.0  # no real time passes between pulses here: wait for each step
-    engine.quiet_share = 0.0  # and the step need not wait for the notes to get through a driver
     if start:
         engine.start(0, t)
     for _ in range(sixteenths * 6):

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from live_biaxial.errors import BadMidiFile, DataError
-from live_biaxial.representation import matrix_to_midi, midi_to_matrix, normalize, read_midi_file
+from live_biaxial.music.representation import matrix_to_midi, midi_to_matrix, normalize, read_midi_file
 from tests.conftest import run_cli
 from tests.midi_helpers import midi_file, off, on
 
@@ -46,7 +46,7 @@ def test_each_bad_file_is_one_clear_error(bad_files, name, reason):
 
 
 def test_folder_load_skips_and_counts_bad_files(bad_files):
-    from training.data import load_data
+    from live_biaxial.training.data import load_data
 
     lines = []
     data = load_data([str(bad_files)], min_steps=16, log=lines.append)
@@ -57,7 +57,7 @@ def test_folder_load_skips_and_counts_bad_files(bad_files):
 
 
 def test_second_load_comes_from_the_cache(bad_files, monkeypatch):
-    from training import data as data_mod
+    from live_biaxial.training import data as data_mod
 
     first = data_mod.load_data([str(bad_files)], min_steps=16, log=lambda s: None)
 
@@ -72,7 +72,7 @@ def test_second_load_comes_from_the_cache(bad_files, monkeypatch):
 
 
 def test_no_usable_piece_is_an_error(tmp_path):
-    from training.data import load_data
+    from live_biaxial.training.data import load_data
 
     (tmp_path / "a.mid").write_text("nope")
     with pytest.raises(DataError, match="no usable piece"):

@@ -8,15 +8,15 @@ import pytest
 
 from live_biaxial.clock import InternalClock
 from live_biaxial.console import ROLL_LOW, Console, prob_strip, roll_grid
-from live_biaxial.controls import Controls
+from live_biaxial.music.controls import Controls
 from live_biaxial.engine import Engine
 from live_biaxial.model_file import Cell
-from tests.fakes import FakePort, flat_out
+from tests.fakes import FLAT_OUT, FakePort, flat_out
 
 
 @pytest.fixture
 def engine(tiny_model):
-    e = Engine(Cell(tiny_model[1]), FakePort(), Controls(density=2.0))
+    e = Engine(Cell(tiny_model[1]), FakePort(), Controls(density=2.0), FLAT_OUT).open()  # flat_out or a real clock
     yield e
     e.close()
 

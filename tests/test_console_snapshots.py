@@ -20,7 +20,7 @@ SIZE = (130, 45)
 
 @pytest.fixture
 def frozen_engine(tiny_model):
-    e = Engine(Cell(tiny_model[1]), FakePort())
+    e = Engine(Cell(tiny_model[1]), FakePort()).open()
     rng = np.random.default_rng(7)
     # four voices moving by small steps, and a human phrase in the last bar
     voices = np.array([16, 23, 28, 36])

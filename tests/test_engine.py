@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from live_biaxial.clock import sleep_until
-from live_biaxial.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls
-from live_biaxial.engine import Engine, Recorder
+from live_biaxial.music.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls
+from live_biaxial.engine import Engine, EngineSettings, Recorder
 from live_biaxial.model_file import Cell
-from live_biaxial.representation import LOW_NOTE, midi_to_matrix
-from tests.fakes import CountingCell, FakePort, flat_out, hanging_notes
+from live_biaxial.music.representation import LOW_NOTE, midi_to_matrix
+from tests.fakes import CountingCell, FakePort, flat_engine, flat_out, hanging_notes
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def notes_only(msgs):
 def test_one_step_per_16th_with_lookahead_and_beat_index(cell):
     counting = CountingCell(cell)
     port = FakePort()
-    engine = Engine(counting, port)
+    engine = flat_engine(counting, port)
     flat_out(engine, 8)
     engine.close()
     # 16th 0 is prepared before Start (fed the state "before" it: index -1), then one step after
@@ -39,7 +39,7 @@ def test_one_step_per_16th_with_lookahead_and_beat_index(cell):
 
 def test_stop_releases_every_note_and_sends_cc123(cell):
     port = FakePort()
-    engine = Engine(cell, port, Controls(density=3.0))
+    engine = flat_engine(cell, port, Controls(density=3.0))
     flat_out(engine, 16)
     assert hanging_notes(port.sent)  # something is sounding before the stop
     engine.stop()
@@ -50,7 +50,7 @@ def test_stop_releases_every_note_and_sends_cc123(cell):
 
 def test_note_offs_follow_the_note_state(cell):
     port = FakePort()
-    engine = Engine(cell, port)
+    engine = flat_engine(cell, port)
     flat_out(engine, 32)
     engine.close()
     sounding = set()
@@ -66,7 +66,7 @@ def test_note_offs_follow_the_note_state(cell):
 def test_channel_change_mid_play_releases_on_the_old_channel(cell):
     port = FakePort()
     controls = Controls(density=3.0, channel=0)
-    engine = Engine(cell, port, controls)
+    engine = flat_engine(cell, port, controls)
     flat_out(engine, 4)
     controls.update(channel=5)
     flat_out(engine, 4, start=False)
@@ -78,7 +78,7 @@ def test_channel_change_mid_play_releases_on_the_old_channel(cell):
 def test_key_lock_and_range_keep_notes_inside(cell):
     port = FakePort()
     controls = Controls(density=2.0, key_root=2, scale="major", low=50, high=80)  # D major
-    engine = Engine(cell, port, controls)
+    engine = flat_engine(cell, port, controls)
     flat_out(engine, 32)
     ons = [m.note for m in port.sent if m.type == "note_on"]
     assert ons and all(50 <= n <= 80 and (n - 2) % 12 in (0, 2, 4, 5, 7, 9, 11) for n in ons)
@@ -87,7 +87,7 @@ def test_key_lock_and_range_keep_notes_inside(cell):
 def test_human_notes_join_the_models_view_and_are_not_echoed(cell):
     counting = CountingCell(cell)
     port = FakePort()
-    engine = Engine(counting, port, Controls(low=90, high=101))  # the model itself stays above 90
+    engine = flat_engine(counting, port, Controls(low=90, high=101))  # the model itself stays above 90
     flat_out(engine, 2)
     engine.human(mido.Message("note_on", note=40, velocity=100))
     flat_out(engine, 2, start=False)
@@ -101,7 +101,7 @@ def test_human_notes_join_the_models_view_and_are_not_echoed(cell):
 
 
 def test_cc_moves_the_controls(cell):
-    engine = Engine(cell, FakePort())
+    engine = flat_engine(cell, FakePort())
     engine.human(mido.Message("control_change", control=CC_ANTI_SILENCE, value=0))
     engine.human(mido.Message("control_change", control=CC_TEMPERATURE, value=127))
     engine.human(mido.Message("control_change", control=CC_DENSITY, value=127))
@@ -111,7 +111,7 @@ def test_cc_moves_the_controls(cell):
 
 def test_a_lost_port_does_not_crash_the_engine(cell):
     port = FakePort()
-    engine = Engine(cell, port, Controls(density=3.0))
+    engine = flat_engine(cell, port, Controls(density=3.0))
     flat_out(engine, 4)
     port.broken = True
     flat_out(engine, 4, start=False)
@@ -121,7 +121,7 @@ def test_a_lost_port_does_not_crash_the_engine(cell):
 
 def test_locate_moves_the_beat_index(cell):
     counting = CountingCell(cell)
-    engine = Engine(counting, FakePort())
+    engine = flat_engine(counting, FakePort())
     flat_out(engine, 2)
     engine.locate(64)
     flat_out(engine, 1, start=False)
@@ -131,7 +131,7 @@ def test_locate_moves_the_beat_index(cell):
 
 def test_record_writes_both_tracks(cell, tmp_path):
     rec = Recorder(str(tmp_path / "r.mid"))
-    engine = Engine(cell, FakePort(), Controls(density=3.0), recorder=rec)
+    engine = flat_engine(cell, FakePort(), Controls(density=3.0), recorder=rec)
     flat_out(engine, 8)
     engine.human(mido.Message("note_on", note=60, velocity=90))
     engine.human(mido.Message("note_off", note=60))
@@ -146,10 +146,10 @@ def test_record_writes_both_tracks(cell, tmp_path):
 
 def test_send_clock_passes_start_clock_stop_to_the_port(cell):
     from live_biaxial.clock import InternalClock
-    from live_biaxial.play import _ClockOut
+    from live_biaxial.cli.play import _ClockOut
 
     port = FakePort()
-    engine = Engine(cell, port)
+    engine = Engine(cell, port).open()
     clock = InternalClock(_ClockOut(engine, port), bpm=300)
     clock.run(sixteenths=4)
     engine.close()
@@ -186,23 +186,23 @@ def play_late_pulses(engine, port, predict):
 
 def test_send_early_plays_on_the_predicted_tick_not_when_the_pulse_arrives(cell):
     port = StampingPort()
-    lag = play_late_pulses(Engine(cell, port, Controls(density=3.0), send_early=True), port, predict=True)
+    lag = play_late_pulses(Engine(cell, port, Controls(density=3.0), EngineSettings(send_early=True)).open(), port, predict=True)
     assert len(lag) > 5 and np.median(lag) < 0.005  # sent near the tick, before its pulse arrived
 
 
 def test_without_a_prediction_the_notes_wait_for_the_tick(cell):
     port = StampingPort()
-    lag = play_late_pulses(Engine(cell, port, Controls(density=3.0), send_early=True), port, predict=False)
+    lag = play_late_pulses(Engine(cell, port, Controls(density=3.0), EngineSettings(send_early=True)).open(), port, predict=False)
     assert len(lag) > 5 and lag.min() >= 0.010  # a clock that cannot predict (a tempo jump): on the pulse
 
 
 def test_a_key_prime_is_heard_before_the_first_16th_and_not_played(cell):
-    from live_biaxial.generation import key_prime
+    from live_biaxial.music.generation import key_prime
 
     prime = key_prime(2, minor=True)  # (16, 78, 2): I IV V I in D minor
     counting = CountingCell(cell)
     port = FakePort()
-    engine = Engine(counting, port, Controls(), prime=prime)
+    engine = flat_engine(counting, port, Controls(), prime=prime)
     heard = slice(8, 8 + len(prime))  # after the 8 warm-up steps: 15 prime steps, then the first 16th
     assert counting.steps[heard] == list(range(len(prime) - 1)) + [-1]  # the 16th after the bar-long cadence
     for t, fed in enumerate(counting.fed[heard]):

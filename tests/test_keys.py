@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from live_biaxial.controls import SCALES, Controls, parse_key
+from live_biaxial.music.controls import SCALES, Controls, parse_key
 from live_biaxial.errors import LiveBiaxialError
-from live_biaxial.generation import SEED_CHORD, key_prime, seed_step
-from live_biaxial.representation import LOW_NOTE
+from live_biaxial.music.generation import SEED_CHORD, key_prime, seed_step
+from live_biaxial.music.representation import LOW_NOTE
 
 
 @pytest.mark.parametrize("text, key", [

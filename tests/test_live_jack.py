@@ -108,6 +108,21 @@ def test_tempo_change_and_clock_dropout(daw, tiny_model):
     assert not hanging_notes(messages(daw))
 
 
+def test_api_auto_goes_on_to_jack_where_alsa_has_no_sequencer(daw, tiny_model):
+    from pathlib import Path
+
+    if Path("/dev/snd/seq").exists():
+        pytest.skip("this machine has ALSA's sequencer: --api auto rightly takes it")
+    r = run_cli("ports", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "MIDI system: JACK" in r.stdout and daw.in_name in r.stdout
+    assert "Cannot connect" not in r.stderr  # JACK's client library kept quiet while ALSA was tried
+    r = run_cli("play", "--model", tiny_model[1], "--port", daw.in_name, "--bars", "1", "--bpm", "240", "--quiet",
+                timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "(JACK)" in r.stdout and len(daw.note_ons()) > 0
+
+
 def test_port_by_substring_and_the_unknown_port_message(daw, tiny_model):
     r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name.upper(),
                 "--bars", "1", "--bpm", "240", "--quiet", "--density", "-1.5", timeout=60)

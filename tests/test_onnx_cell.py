@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from live_biaxial.errors import ModelFileError
-from live_biaxial.generation import generate
+from live_biaxial.music.generation import generate
 from live_biaxial.model_file import Cell
 from tests.conftest import ROOT, run_cli
-from training.model import StepCell
-from training.train import torch_cell
+from live_biaxial.training.model import StepCell
+from live_biaxial.training.train import torch_cell
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model):
@@ -145,8 +145,15 @@ def test_generate_runs_without_torch_and_writes_midi_and_png(tiny, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "no torch" in r.stdout
-    from live_biaxial.representation import midi_to_matrix
+    import re
 
+    import mido
+
+    from live_biaxial.music.representation import midi_to_matrix
+
+    said = int(re.search(r"(\d+) notes,", r.stdout).group(1))
+    written = sum(1 for t in mido.MidiFile(tmp_path / "g.mid").tracks for x in t if x.type == "note_on" and x.velocity)
+    assert said == written  # the count printed is the file's
     m, _ = midi_to_matrix(tmp_path / "g.mid")
     assert m.shape[0] <= 32 and m[..., 0].sum() > 0
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
@@ -154,7 +161,7 @@ def test_generate_runs_without_torch_and_writes_midi_and_png(tiny, tmp_path):
 
 def test_generate_goes_on_from_a_prime_it_has_heard(tiny, tmp_path):
     """--prime: the file is the prime as it was, then --bars more, which follow from what the model heard."""
-    from live_biaxial.representation import matrix_to_midi, midi_to_matrix, normalize
+    from live_biaxial.music.representation import matrix_to_midi, midi_to_matrix, normalize
 
     rng = np.random.default_rng(3)
     primes = []
@@ -203,7 +210,7 @@ def test_a_model_carries_its_own_temperature(tiny, tmp_path):
 
 
 def test_bad_temperatures_are_one_line(tiny, tmp_path):
-    from training.export import set_metadata
+    from live_biaxial.training.export import set_metadata
 
     for value, message in (("hot", "is not a number"), ("9", "outside 0.1..2")):
         bad = tmp_path / f"t{value}.onnx"
@@ -222,8 +229,8 @@ def test_bad_temperatures_are_one_line(tiny, tmp_path):
 
 def test_generate_in_a_key_hears_its_cadence_and_can_lock_to_its_scale(tiny, tmp_path):
     """--key: the model hears I IV V I in the key first (not written); --lock: only the key's scale plays."""
-    from live_biaxial.generation import key_prime
-    from live_biaxial.representation import LOW_NOTE, midi_to_matrix, normalize
+    from live_biaxial.music.generation import key_prime
+    from live_biaxial.music.representation import LOW_NOTE, midi_to_matrix, normalize
 
     out = tmp_path / "d.mid"
     r = run_cli("generate", "--model", tiny[1], "--key", "D minor", "--bars", "2", "--seed", "3", "--out", out)

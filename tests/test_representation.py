@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from live_biaxial.errors import BadMidiFile
-from live_biaxial.representation import (
+from live_biaxial.music.representation import (
     LOW_NOTE, N_NOTES, matrix_to_midi, midi_to_matrix, normalize, pitches_to_matrix, voices_to_matrix,
 )
 from tests.midi_helpers import midi_file, off, on
@@ -113,3 +113,18 @@ def test_jsb_steps_and_voices():
     assert m[:, 60 - LOW_NOTE, 1].tolist() == [1, 0, 0]  # held: no re-articulation
     v = voices_to_matrix([[60, 64], [60, 64], [60, -1], [60, 64]])
     assert v[:, 64 - LOW_NOTE, 1].tolist() == [1, 0, 0, 1]  # re-enters after the rest
+
+
+def test_the_piano_roll_spans_the_notes_played_and_has_a_legend():
+    pytest.importorskip("matplotlib")
+    from live_biaxial.plot import note_range, piano_roll_figure
+
+    notes = pitches_to_matrix([[60, 64, 67]] * 8 + [[62, 65, 69, 74]] * 8)  # C4..D5
+    low, high = note_range(notes)
+    assert low <= 60 and high >= 74 and high - low <= 18  # not the whole window, MIDI 24..101
+    fig = piano_roll_figure(notes)
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (low - 0.5, high + 0.5)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("struck" in t for t in labels) and any("held" in t for t in labels)
+    assert note_range(np.zeros((4, 78, 2), np.uint8)) == (60, 72)  # silence: one octave to look at

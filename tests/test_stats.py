@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from live_biaxial.representation import pitches_to_matrix
-from live_biaxial.stats import (bench_line, bench_run, compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
-                                mode_histograms, music_stats, pitch_class_histogram, seed_sets, to_c)
+from live_biaxial.music.representation import pitches_to_matrix
+from live_biaxial.music.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
+                                mode_histograms, music_stats, pitch_class_histogram, to_c)
 from tests.conftest import run_cli
 
 C_MAJOR = [60, 64, 67]
@@ -53,23 +53,6 @@ def test_compare_flags_what_is_off():
     assert not off["rows"]["silent_share"]["ok"] and not off["rows"]["longest_silence_steps"]["ok"]
     assert not off["all_ok"]
 
-
-
-def test_a_bench_line_names_each_statistic_and_marks_what_is_off():
-    data = [piece(*[C_MAJOR] * 16 + [[60, 63, 67]] * 16) for _ in range(4)]  # C major, then C minor
-    run = bench_run([piece(*([C_MAJOR] + [[]] * 20) * 2)], data, data)
-    line = bench_line(run)
-    assert not run["all_ok"] and run["minor_share"] == 0.0
-    assert "silent_share 0.9524 NO" in line and "notes_per_step" in line and "pitch_class_distance" in line
-    assert line.count(" NO") == sum(not r["ok"] for r in run["rows"].values())
-
-
-def test_seed_sets_name_the_first_seed_of_each_set():
-    assert seed_sets() == {"select": 0, "confirm": 10000}
-    assert seed_sets("fresh1=20000, fresh2=30000") == {"fresh1": 20000, "fresh2": 30000}
-    for bad in ("fresh", "=5", "a=x", "a=1,b"):
-        with pytest.raises(ValueError, match="NAME=FIRST_SEED"):
-            seed_sets(bad)
 
 
 def test_stats_command_on_a_chorale_file(tiny_model, tmp_path):

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from live_biaxial.generation import generate
-from live_biaxial.representation import matrix_to_midi
+from live_biaxial.music.generation import generate
+from live_biaxial.music.representation import matrix_to_midi
 
 from . import checkpoint
 from .config import ModelConfig, TrainConfig
@@ -45,7 +45,7 @@ def make_optimizer(model, cfg: TrainConfig):
 
 
 def torch_cell(cell: StepCell):
-    """Wrap a StepCell as the numpy callable that live_biaxial.generation expects."""
+    """Wrap a StepCell as the numpy callable that live_biaxial.music.generation expects."""
 
     @torch.no_grad()
     def step(*arrays):

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from .errors import LiveBiaxialError
+from ..errors import LiveBiaxialError
 from .representation import LOW_NOTE, N_NOTES
 
 SCALES = {

@@ -15,7 +15,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from .errors import BadMidiFile
+from ..errors import BadMidiFile
 
 LOW_NOTE = 24  # MIDI number of note index 0
 N_NOTES = 78  # the window: MIDI 24..101
@@ -173,6 +173,11 @@ def matrix_to_midi(
     midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
     midi.tracks.append(track)
     return midi
+
+
+def note_ons(midi: mido.MidiFile) -> int:
+    """How many notes a MIDI file strikes (note-ons of velocity > 0, every track)."""
+    return sum(1 for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0)
 
 
 def pitches_to_matrix(steps: list[list[int]]) -> np.ndarray:

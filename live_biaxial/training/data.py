@@ -18,9 +18,9 @@ from typing import Callable
 import numpy as np
 
 from live_biaxial.errors import BadMidiFile, DataError
-from live_biaxial.representation import N_NOTES, midi_to_matrix, pitches_to_matrix, voices_to_matrix
-from live_biaxial.generation import key_shift
-from live_biaxial.stats import key_of, piece_keys, pitch_class_histogram
+from live_biaxial.music.representation import N_NOTES, midi_to_matrix, pitches_to_matrix, voices_to_matrix
+from live_biaxial.music.generation import key_shift
+from live_biaxial.music.stats import key_of, piece_keys, pitch_class_histogram
 
 CACHE_VERSION = 1
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}

@@ -191,32 +191,3 @@ def table(result: dict) -> str:
         fmt = "{:10d}" if isinstance(r["data"], (int, np.integer)) else "{:10.4f}"
         lines.append(f"{name:24s} {fmt.format(r['data'])} {fmt.format(r['generated'])}  {'yes' if r['ok'] else 'NO'}")
     return "\n".join(lines)
-
-
-def bench_run(generated: list[np.ndarray], data: list[np.ndarray], reference: list[np.ndarray],
-              steps_per_bar: int = 16, window: int = 64) -> dict:
-    """``compare`` plus key clarity (``window``-step windows) and the minor share: a row of the benches."""
-    cmp = compare(generated, data, reference, steps_per_bar)
-    return {"all_ok": cmp["all_ok"], "rows": cmp["rows"], "key_clarity": key_clarity(generated, window),
-            "minor_share": minor_share(generated)}
-
-
-BENCH_SEED_SETS = "select=0,confirm=10000"  # the benches' two sets: choose on the first, check on the second
-
-
-def seed_sets(text: str = BENCH_SEED_SETS) -> dict[str, int]:
-    """Named sets of piece seeds (first, first+1, ...): "select=0,confirm=10000" -> {"select": 0, "confirm": 10000}.
-    Fresh sets (e.g. "fresh=20000") re-check a checkpoint chosen on the usual two without selection bias."""
-    sets = {}
-    for item in text.split(","):
-        name, sep, first = item.partition("=")
-        if not sep or not name.strip() or not first.strip().isdigit():
-            raise ValueError(f"seed set {item!r}: expected NAME=FIRST_SEED, e.g. fresh=20000")
-        sets[name.strip()] = int(first)
-    return sets
-
-
-def bench_line(run: dict) -> str:
-    """One printed line of a ``bench_run``: clarity, minor share, every statistic (NO where out of bounds)."""
-    cells = "  ".join(f"{k} {r['generated']:.4g}{'' if r['ok'] else ' NO'}" for k, r in run["rows"].items())
-    return f"clarity {run['key_clarity']:.3f} minor {run['minor_share']:.2f}  {cells}"

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from live_biaxial.errors import LiveBiaxialError, ModelFileError
-from live_biaxial.generation import generate, seed_step
+from live_biaxial.music.generation import generate, seed_step
 from live_biaxial.model_file import FORMAT, INPUTS, MAX_TEMPERATURE, MIN_TEMPERATURE, OUTPUTS, Cell
-from live_biaxial.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
+from live_biaxial.music.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
 
 from . import checkpoint
 from .model import StepCell

@@ -8,17 +8,19 @@ import sys
 import threading
 import time
 
-from .clock import InternalClock, MidiClockFollower, SinkTap
-from .cli import key_of_args, temperature_of
-from .controls import Controls
-from .engine import Engine, Recorder
-from .errors import LiveBiaxialError
-from .model_file import Cell
-from .ports import PortWatch, backend, list_ports, open_input, open_output
+from ..clock import InternalClock, MidiClockFollower, SinkTap
+from ..engine import Engine, EngineSettings, Recorder
+from ..errors import LiveBiaxialError
+from ..model_file import Cell
+from ..music.controls import Controls
+from ..ports import PortWatch, backend, open_input, open_output, system_name
+from .options import key_of_args, temperature_of
 
 
 def run_ports(args) -> int:
-    inputs, outputs = list_ports(args.api)
+    b = backend(args.api)
+    inputs, outputs = b.get_input_names(), b.get_output_names()
+    print(f"MIDI system: {system_name(b)}")
     print("inputs (for --clock-in, --input):")
     for name in inputs or ["(none)"]:
         print(f"  {name}")
@@ -50,10 +52,11 @@ def run_play(args) -> int:
     recorder = Recorder(args.record, args.bpm) if args.record else None
     tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
     quiet = args.quiet or tui
-    engine = Engine(cell, out, controls, offset_s=args.offset_ms / 1000.0, recorder=recorder, seed=args.seed,
-                    prime=cadence,
-                    on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True)),
-                    burst_limit=6 if b.api == "UNIX_JACK" else 0, send_early=bool(args.clock_in) and not args.on_tick)
+    settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed,
+                              burst_limit=6 if b.api == "UNIX_JACK" else 0,
+                              send_early=bool(args.clock_in) and not args.on_tick)
+    engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence,
+                    on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True))).open()
     ins = []
     done = threading.Event()
     watch = _watch_port(out, engine, quiet_lines=tui) if args.port else None
@@ -70,7 +73,7 @@ def run_play(args) -> int:
         if args.clock_in:
             follower = MidiClockFollower(engine)
             ins.append(open_input(b, args.clock_in, callback=follower, stamped=True))
-        print(f"live-biaxial: playing {cell.path.name} to {out.name!r}" +
+        print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" +
               (f", following the clock of {ins[-1].name!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
               flush=True)
         limit = args.bars * 16 if args.bars else None
@@ -79,7 +82,7 @@ def run_play(args) -> int:
             if args.send_clock:
                 clock.sink = _ClockOut(engine, out)
         if tui:
-            from .console import Console
+            from ..console import Console
 
             if clock is not None:
                 clock.start_thread(limit)

@@ -1,4 +1,5 @@
-"""`live-biaxial train` and `live-biaxial eval`: torch is imported here, never by the live path."""
+"""The training commands (train, eval, export-onnx, bench, stats): torch is imported here as a command runs,
+never by the live path."""
 
 from __future__ import annotations
 
@@ -148,3 +149,40 @@ def run_bench(args) -> int:
     from .bench_step import run
 
     return run(args)
+
+
+def run_stats(args) -> int:
+    import json
+    from pathlib import Path
+
+    from live_biaxial.cli.options import temperature_of
+    from live_biaxial.errors import LiveBiaxialError
+    from live_biaxial.model_file import Cell
+    from live_biaxial.music.generation import generate, seed_step
+    from live_biaxial.music.stats import compare, table
+
+    from .data import load_data  # numpy only: no torch
+
+    if args.pieces < 1 or args.bars < 1:
+        raise LiveBiaxialError("--pieces and --bars must be at least 1")
+    cell = Cell(args.model)
+    data = load_data(args.data, steps_per_beat=cell.steps_per_beat, min_steps=1, log=lambda s: None)
+    pieces = [p.matrix for p in data.splits[args.split]]
+    reference = [p.matrix for p in data.splits[args.reference]]
+    if not pieces or not reference:
+        raise LiveBiaxialError(f"the {args.split} or {args.reference} split of {', '.join(args.data)} is empty")
+    steps_per_bar = 4 * cell.steps_per_beat
+    temperature = temperature_of(args, cell)
+    seeds = range(args.seed, args.seed + args.pieces)
+    generated = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_step(), seed=s,
+                          anti_silence=args.anti_silence, temperature=temperature)[0] for s in seeds]
+    result = compare(generated, pieces, reference, steps_per_bar)
+    result.update(model=str(cell.path), sources=args.data, split=args.split, reference=args.reference,
+                  anti_silence=args.anti_silence, temperature=temperature, first_seed=args.seed)
+    print(f"{cell.path.name}: {args.pieces} pieces of {args.bars} bars (seeds {seeds.start}..{seeds.stop - 1}, "
+          f"anti-silence {args.anti_silence:g}, temperature {temperature:g}) against {len(pieces)} {args.split} pieces")
+    print(table(result))
+    print("every statistic within bounds" if result["all_ok"] else "some statistics are out of bounds (NO above)")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2, default=float) + "\n")
+    return 0

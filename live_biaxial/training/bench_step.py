@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from live_biaxial.model_file import Cell
-from live_biaxial.representation import N_NOTES
+from live_biaxial.music.representation import N_NOTES
 
 from .config import ModelConfig
 from .model import BiaxialLSTM, StepCell

@@ -1,0 +1,148 @@
+"""The `live-biaxial` command line: one parser, each command imported only when it runs.
+
+The live commands (play, ports, generate) live beside this file; the training commands (train, eval,
+export-onnx, bench, stats) in live_biaxial.training, which the live path never imports (nor torch).
+Any LiveBiaxialError becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import LiveBiaxialError
+from .options import TEMPERATURE_HELP, add_key_args
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line. The training commands' own options come from the training package, which is
+    imported only when one of them is the command given (``argv``): `play` never loads it."""
+    command = _command_in(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="live-biaxial", description="A real-time MIDI improviser (biaxial LSTM).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model on MIDI files or the JSB chorales (needs the [train] extra)")
+    if command == "train":
+        _training_args().add_train_args(p)
+    p.set_defaults(run=lambda a: _training().run_train(a))
+
+    p = sub.add_parser("play", help="improvise live to a MIDI port, on the internal clock or a DAW's")
+    p.add_argument("--port", help="output port: exact name or a unique part of it (default: a new virtual port)")
+    p.add_argument("--clock-in", help="follow the MIDI clock (Start/Stop/Continue/SPP) of this input port")
+    p.add_argument("--input", help="listen to this input port: notes to answer, CCs to steer")
+    p.add_argument("--api", default="auto", choices=["auto", "alsa", "jack", "coremidi", "windows"])
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--bpm", type=float, default=120.0, help="internal clock tempo, 20..300")
+    p.add_argument("--send-clock", action="store_true", help="also send MIDI clock, Start and Stop")
+    p.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16")
+    p.add_argument("--velocity", type=int, default=80)
+    p.add_argument("--velocity-follows", action="store_true", help="velocity follows the play probability")
+    p.add_argument("--anti-silence", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
+    p.add_argument("--density", type=float, default=0.0, help="added to every play logit: -4 sparser .. +4 denser")
+    p.add_argument("--offset-ms", type=float, default=0.0, help="shift notes against the clock; negative = early")
+    p.add_argument("--on-tick", action="store_true",
+                   help="with --clock-in: send each 16th when its clock pulse arrives, not at its predicted time")
+    p.add_argument("--record", help="save what was played (and the human input) to this MIDI file")
+    p.add_argument("--bars", type=int, default=0, help="stop after this many bars (0 = until stopped)")
+    add_key_args(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-tui", action="store_true", help="headless: a log line per bar")
+    p.add_argument("--quiet", action="store_true", help="headless without the per-bar lines")
+    p.set_defaults(run=lambda a: _command("play", "run_play")(a))
+
+    p = sub.add_parser("ports", help="list the MIDI input and output ports")
+    p.add_argument("--api", default="auto", choices=["auto", "alsa", "jack", "coremidi", "windows"])
+    p.set_defaults(run=lambda a: _command("play", "run_ports")(a))
+
+    p = sub.add_parser("generate", help="compose offline to a MIDI file (the original's gen_adaptive)")
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped exported/default.onnx)")
+    p.add_argument("--bars", type=int, default=8)
+    p.add_argument("--bpm", type=float, default=100.0)
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same piece")
+    p.add_argument("--anti-silence", type=float, default=1.0, help="0 = off .. 1 = the original's rule")
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
+    p.add_argument("--velocity", type=int, default=64)
+    p.add_argument("--out", default="generated.mid")
+    add_key_args(p)
+    p.add_argument("--prime", metavar="FILE.mid", help="go on from this MIDI file: the output is it, then --bars more")
+    p.add_argument("--plot", help="also draw the piano roll to this PNG")
+    p.set_defaults(run=lambda a: _command("generate", "run_generate")(a))
+
+    p = sub.add_parser("stats", help="does generated music look like the data? silences, density, scales, loops")
+    p.add_argument("--data", nargs="+", required=True, help="the data to compare with (as for train)")
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"], help="the data's pieces")
+    p.add_argument("--reference", default="train", choices=["train", "valid", "test"],
+                   help="the split both are compared with for the pitch-class distance")
+    p.add_argument("--pieces", type=int, default=8, help="generated pieces (seeds SEED..SEED+N-1)")
+    p.add_argument("--seed", type=int, default=0, help="the first piece's seed")
+    p.add_argument("--bars", type=int, default=16, help="length of each generated piece")
+    p.add_argument("--anti-silence", type=float, default=1.0)
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
+    p.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    p.set_defaults(run=lambda a: _training_args().run_stats(a))  # numpy only: no torch needed
+
+    p = sub.add_parser("export-onnx", help="export a checkpoint to one ONNX graph per time step, verified")
+    p.add_argument("checkpoint", help="a checkpoint file or run folder")
+    p.add_argument("--out", help="the .onnx file (default: exported/RUN.onnx)")
+    p.add_argument("--temperature", type=float,
+                   help="the model's own sampling temperature, 0.1..2, used when a player names none (default 1)")
+    p.set_defaults(run=lambda a: _training().run_export(a))
+
+    p = sub.add_parser("bench", help="step latency: onnxruntime vs torch eager vs the matmul floor")
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    p.add_argument("--int8", action="store_true", help="also time an int8-quantised copy of the model")
+    p.set_defaults(run=lambda a: _training().run_bench(a))
+
+    p = sub.add_parser("eval", help="NLL per step and frame accuracy of a checkpoint on a data split")
+    if command == "eval":
+        _training_args().add_eval_args(p)
+    p.set_defaults(run=lambda a: _training().run_eval(a))
+    return parser
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (its first word that is not an option), or None."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _command(module: str, function: str):
+    """A runtime command, imported when it runs (live_biaxial.cli.MODULE.FUNCTION)."""
+    import importlib
+
+    return getattr(importlib.import_module(f"live_biaxial.cli.{module}"), function)
+
+
+def _training_args():
+    """The training package's command module (argparse and dataclasses only: torch is imported as a command runs)."""
+    import importlib
+
+    return importlib.import_module("live_biaxial.training.cli")
+
+
+def _training():
+    """The training package's command module, once the training extra is known to be installed."""
+    import importlib
+
+    try:
+        for extra in ("onnx", "torch"):  # what train, eval, export-onnx and bench need
+            importlib.import_module(extra)
+    except ImportError as err:
+        raise LiveBiaxialError(f"this command needs the training extra ({err.name} is missing): "
+                               "pip install torch==2.13.0 'live-biaxial[train]'") from err
+    return _training_args()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser(argv).parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except LiveBiaxialError as err:
+        print(f"live-biaxial: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("live-biaxial: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,29 @@
+"""The layout the design promises: the live path never loads the training code or torch."""
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+LIVE_MODULES = ("live_biaxial.cli", "live_biaxial.cli.play", "live_biaxial.cli.generate", "live_biaxial.engine",
+                "live_biaxial.clock", "live_biaxial.ports", "live_biaxial.console", "live_biaxial.model_file",
+                "live_biaxial.music.representation", "live_biaxial.music.generation", "live_biaxial.music.controls",
+                "live_biaxial.music.stats", "live_biaxial.plot")
+
+
+def test_the_live_path_never_imports_the_training_code_or_torch():
+    code = ("import importlib, sys\n"
+            f"for name in {LIVE_MODULES!r}: importlib.import_module(name)\n"
+            "from live_biaxial.cli import build_parser\n"
+            "for argv in (['play'], ['ports'], ['generate']): build_parser(argv).parse_args(argv)\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith(('live_biaxial.training', 'onnx.'))))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_the_training_commands_parse_their_own_options():
+    from live_biaxial.cli import build_parser
+
+    args = build_parser(["train", "x.json"]).parse_args(["train", "x.json", "--batches", "5"])
+    assert args.batches == 5 and args.data == ["x.json"]
