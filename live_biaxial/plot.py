@@ -46,7 +46,8 @@ def piano_roll_figure(notes: np.ndarray, steps_per_beat: int = 4, title: str = "
     ax.set_ylim(low - 0.5, high + 0.5)
     cmap = plt.get_cmap("Blues")
     ax.legend(handles=[Patch(color=cmap(1.0), label="note struck (its first 16th)"),
-                       Patch(color=cmap(0.6), label="note held")], loc="upper right", fontsize="small")
+                       Patch(color=cmap(0.6), label="note held")],
+              loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False, fontsize="small")
     ax.set_title(title)
     fig.tight_layout()
     return fig

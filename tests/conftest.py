@@ -74,8 +74,7 @@ def jack(tmp_path_factory):
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
     log = open(tmp_path_factory.getbasetemp() / "jackd.log", "w")
     # --sync: the server waits for late clients instead of dropping the MIDI of that cycle (without
-    # it, a client of this process woken late on a busy machine made JACK lose notes: the flake of
-    # issue 4). 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame
+    # it, a client of this process woken late on a busy machine made JACK lose notes: a flaky test). 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame
     # period and drops the rest, and without realtime priority the dummy driver often wakes late and
     # folds several periods into one; bench/bench_timing.py measures timing at 32 frames.
     period = os.environ.get("LIVE_BIAXIAL_JACK_PERIOD", "128")  # e.g. 32 to run the JACK tests at 32 frames

@@ -71,7 +71,7 @@ class FakeDaw:
         self._poller.join()
         self.out.close()
         # Not closed: RtMidi's JACK closePort unregisters the port while JACK's process thread may
-        # still read it (a segfault of the test process in CI, session 3). The client stays in the
+        # still read it (a segfault of the test process). The client stays in the
         # graph (its process callback is C only, and the test server runs --sync, so a late client
         # delays a cycle instead of dropping its MIDI); it goes when the test process ends.
         if unplug:  # the client goes too, so a new one gets the same name (a synth plugged in again)

@@ -18,13 +18,14 @@ def add_train_args(p) -> None:
     p.add_argument("data", nargs="+", help="MIDI files or folders, JSB Chorales .json files, or music21:COMPOSER")
     p.add_argument("--out", default="runs/default", help="run folder: checkpoints, metrics.jsonl, samples/")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--batches", type=int, default=TrainConfig.batches)
+    p.add_argument("--batches", type=int, default=TrainConfig.batches, help="train until this batch (with --resume: in all)")
     p.add_argument("--batch-size", type=int, help=f"segments per batch (default {TrainConfig.batch_size}; "
                    "with --resume: the run's, or this for the rest of it)")
     p.add_argument("--segment-steps", type=int, help=f"steps per segment (default {TrainConfig.segment_steps}; "
                    "with --resume: the run's, or this for the rest of it, e.g. longer segments to fine-tune)")
-    p.add_argument("--optimizer", choices=["adam", "adadelta"], default=TrainConfig.optimizer)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--optimizer", choices=["adam", "adadelta"], default=TrainConfig.optimizer,
+                   help="adam (default) or the original's adadelta")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help="Adam's learning rate")
     p.add_argument("--new-lr", type=float, help="with --resume: go on at this learning rate (a decay step)")
     p.add_argument("--transpose", type=int, default=0, help="random transposition up to +-N semitones")
     p.add_argument("--home-key", action="store_true",
@@ -35,18 +36,19 @@ def add_train_args(p) -> None:
                    help="read this share of input steps from the model's own predictions, against exposure bias")
     p.add_argument("--time-sizes", type=sizes, default=ModelConfig.time_sizes, help="e.g. 300,300")
     p.add_argument("--pitch-sizes", type=sizes, default=ModelConfig.pitch_sizes, help="e.g. 100,50")
-    p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
+    p.add_argument("--dropout", type=float, default=ModelConfig.dropout, help="dropout after every LSTM layer")
     p.add_argument("--key-memory", type=int, default=0, metavar="STEPS",
                    help="add the key memory inputs with this time constant in steps (e.g. 64 = 4 bars of 16ths)")
     p.add_argument("--init-from", metavar="CHECKPOINT",
                    help="a new run starting from this checkpoint's weights (same sizes; e.g. with --key-memory)")
     p.add_argument("--steps-per-beat", type=int, default=4, help="4 = 16ths (default), 1 = quarter notes")
-    p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
-    p.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    p.add_argument("--eval-every", type=int, default=TrainConfig.eval_every, help="validate every N batches")
+    p.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every,
+                   help="save OUT/last.pt every N batches")
     p.add_argument("--sample-every", type=int, default=TrainConfig.sample_every, help="0 = never")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches drawn")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with AVX-512 BF16, GPUs)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: a CUDA GPU if torch sees one")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own; with --resume: the run's)")
 
 
@@ -109,7 +111,7 @@ def run_train(args) -> int:
 def add_eval_args(p) -> None:
     p.add_argument("checkpoint", help="a checkpoint file (or a run folder: its last.pt)")
     p.add_argument("--data", nargs="+", required=True, help="the data to score (as for train)")
-    p.add_argument("--split", choices=["train", "valid", "test"], default="test")
+    p.add_argument("--split", choices=["train", "valid", "test"], default="test", help="the data split to score")
     p.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
 
 

@@ -124,8 +124,7 @@ def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor
     off), walked up the pitch axis note by note as generation draws it, instead of the real one. Generation
     feeds the model its own notes; training only on real ones leaves it unpractised at going on from its
     own mistakes (exposure bias: bench/bench_teacher_forced.py). Draws use torch's global generator, seeded
-    per batch. (Until session 9 each note was drawn given the true notes below it: chords nearer the real
-    ones than the model's own, and an incoherent mix; docs/default-model.md's own-notes rows used that.)"""
+    per batch. (docs/default-model.md's first own-notes rows drew each note given the true notes below it instead.)"""
     was_training = model.training
     model.eval()
     noise = torch.rand(states[:, 1:].shape, device=states.device)  # (B, T, 78, 2)
