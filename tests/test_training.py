@@ -11,8 +11,9 @@ import pytest
 from live_biaxial.music.representation import matrix_to_midi, normalize
 from tests.conftest import ROOT, run_cli
 
+# fp32: the same on every CPU (the precision's own tests are below)
 TINY = ["--time-sizes", "16,16", "--pitch-sizes", "8,4", "--batch-size", "2", "--segment-steps", "32",
-        "--eval-every", "2", "--checkpoint-every", "3", "--sample-every", "3", "--device", "cpu"]
+        "--eval-every", "2", "--checkpoint-every", "3", "--sample-every", "3", "--device", "cpu", "--precision", "fp32"]
 
 
 @pytest.fixture(scope="module")

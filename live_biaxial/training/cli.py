@@ -47,7 +47,9 @@ def add_train_args(p) -> None:
                    help="save OUT/last.pt every N batches")
     p.add_argument("--sample-every", type=int, default=TrainConfig.sample_every, help="0 = never")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches drawn")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPUs with AVX-512 BF16, GPUs)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                   help="the matmuls' precision (default auto: bf16 where this CPU or GPU runs it faster, else fp32; "
+                        "weights, optimizer and cell state stay fp32; with --resume: the run's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: a CUDA GPU if torch sees one")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own; with --resume: the run's)")
 
@@ -72,6 +74,8 @@ def run_train(args) -> int:
         changes["minor_weight"] = args.minor_weight
     if args.threads is not None:
         changes["threads"] = args.threads
+    if args.precision is not None:
+        changes["precision"] = args.precision
     home_key = args.home_key
     if args.resume:
         from . import checkpoint
@@ -96,7 +100,8 @@ def run_train(args) -> int:
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
         transpose=args.transpose, minor_weight=args.minor_weight, home_key=args.home_key, own_notes=args.own_notes,
         batches=args.batches, eval_every=args.eval_every,
-        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed, bf16=args.bf16,
+        checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed,
+        precision=args.precision or "auto",
         threads=args.threads or 0,
     )
     try:

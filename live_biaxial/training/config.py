@@ -37,5 +37,13 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 100
     seed: int = 0
-    bf16: bool = False
+    precision: str = "auto"  # the matmuls' precision, "fp32" or "bf16" once resolved (precision.py); --resume keeps it
     threads: int = 0  # torch CPU threads (0 = torch's default); --resume keeps the run's unless told otherwise
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """A checkpoint's train_config (older ones said bf16: True/False for bf16 autocast)."""
+        d = dict(d)
+        if "bf16" in d and "precision" not in d:
+            d["precision"] = "bf16" if d.pop("bf16") else "fp32"
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})

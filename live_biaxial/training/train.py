@@ -21,7 +21,7 @@ import torch.distributed as dist
 from live_biaxial.music.generation import generate
 from live_biaxial.music.representation import matrix_to_midi
 
-from . import checkpoint
+from . import checkpoint, precision
 from .config import ModelConfig, TrainConfig
 from .data import Data, minor_weights, sample_batch
 from .evaluate import evaluate
@@ -64,10 +64,10 @@ def write_sample(model, path: Path, seed_notes: np.ndarray, steps_per_beat: int,
 
 
 class Progress:
-    """One live line: batch, loss, validation NLL, segments/s, ETA."""
+    """One live line: batch, loss, validation NLL, segments/s, precision, ETA."""
 
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.stream = total, stream
+    def __init__(self, total: int, precision: str = "fp32", stream=sys.stderr):
+        self.total, self.precision, self.stream = total, precision, stream
         self.tty = stream.isatty()
         self.last_print = 0.0
 
@@ -81,7 +81,7 @@ class Progress:
         bar = "#" * done + "-" * (width - done)
         val_s = f"{val:.3f}" if val is not None else "-"
         eta = time.strftime("%H:%M:%S", time.gmtime(max(eta_s, 0)))
-        line = f"[{bar}] {step}/{self.total} loss {loss:.3f} val {val_s} {seg_s:.1f} seg/s ETA {eta}"
+        line = f"[{bar}] {step}/{self.total} loss {loss:.3f} val {val_s} {seg_s:.1f} seg/s {self.precision} ETA {eta}"
         self.stream.write(("\r" + line + "\033[K") if self.tty else line + "\n")
         if final and self.tty:
             self.stream.write("\n")
@@ -114,6 +114,8 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
         stage["home_key"] = True
     if cfg.minor_weight != 1:
         stage["minor_weight"] = cfg.minor_weight
+    if cfg.precision != "fp32":
+        stage["precision"] = cfg.precision
     return stage
 
 
@@ -181,22 +183,26 @@ def train(
     if resume:
         blob = checkpoint.load(last_path)
         model_config = ModelConfig.from_dict(blob["model_config"])
-        run_cfg = TrainConfig(**blob["train_config"])
+        run_cfg = TrainConfig.from_dict(blob["train_config"])
         cfg = dataclasses.replace(run_cfg, batches=cfg.batches, **(resume_changes or {}))
         if new_lr is not None:
             cfg = dataclasses.replace(cfg, lr=new_lr)
+    if cfg.threads:  # the run's own with --resume, unless resume_changes set it
+        torch.set_num_threads(cfg.threads)
+    cfg = dataclasses.replace(cfg, precision=precision.resolve(cfg.precision, dev))  # "auto" measured once, here
+    if resume:
         start_step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
         # (checkpoints from before stages were kept: one stage so far, on a CPU)
         stages = blob.get("stages") or [_stage(1, run_cfg, torch.device("cpu"))]
         moved = stages[-1].get("device", "cpu") != dev.type
-        changed = ("batch_size", "segment_steps", "home_key", "minor_weight")
+        changed = ("batch_size", "segment_steps", "home_key", "minor_weight", "precision")
         if moved or any(getattr(cfg, k) != getattr(run_cfg, k) for k in changed):
             stages = [*stages, _stage(start_step + 1, cfg, dev)]
     else:
         stages = [_stage(1, cfg, dev)]
-    if cfg.threads:  # the run's own with --resume, unless resume_changes set it
-        torch.set_num_threads(cfg.threads)
     model = BiaxialLSTM(model_config).to(dev)
+    kernel = precision.fastest_kernel(cfg.precision, dev, cfg.batch_size * 78, model.n_inputs, model_config.time_sizes[0])
+    precision.apply(model, cfg.precision, dev, kernel)
     if blob is not None:
         model.load_state_dict(blob["model"])
     elif init_from:
@@ -224,12 +230,12 @@ def train(
             f"{summary['valid']['pieces']} valid, {summary['skipped']} skipped")
         n_params = sum(p.numel() for p in model.parameters())
         log(f"model: time {list(model_config.time_sizes)} pitch {list(model_config.pitch_sizes)}, "
-            f"{n_params / 1e6:.2f}M parameters, {dev}{cpu_threads(dev)}, {origin}")
+            f"{n_params / 1e6:.2f}M parameters, {dev}{cpu_threads(dev)}, {cfg.precision} ({kernel} LSTM), {origin}")
     metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
     seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
     weights = minor_weights(data.splits["train"], cfg.minor_weight)  # (N,) or None: every piece alike
     extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best, "stages": stages}  # noqa: E731
-    progress = Progress(cfg.batches)
+    progress = Progress(cfg.batches, cfg.precision)
     _interrupt_on_sigterm()
     val_nll = None
     last = {}
@@ -244,9 +250,8 @@ def train(
                                          cfg.segment_start_multiple, cfg.transpose, weights)
             states_t = torch.from_numpy(states).to(dev)
             steps_t = torch.from_numpy(steps).to(dev)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                inputs = with_own_notes(model, states_t, steps_t, cfg.own_notes) if cfg.own_notes else None
-                logits = net(states_t, steps_t, inputs)
+            inputs = with_own_notes(model, states_t, steps_t, cfg.own_notes) if cfg.own_notes else None
+            logits = net(states_t, steps_t, inputs)  # (B, T, 78, 2), matmuls in cfg.precision
             loss = loss_per_step(logits.float(), states_t[:, 1:])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -258,7 +263,9 @@ def train(
                 continue
             last = {"step": step, "loss": loss.item(), "time": time.time()}
             if step % cfg.eval_every == 0 or step == cfg.batches:
+                precision.apply(model, "fp32", dev, kernel)  # validation figures that do not depend on the precision
                 val = evaluate(model, data.splits["valid"], dev)
+                precision.apply(model, cfg.precision, dev, kernel)
                 val_nll = val["nll"]
                 last.update(valid_nll=val["nll"], valid_nll_play=val["nll_play"], valid_accuracy=val["accuracy"])
                 if val_nll < best:
