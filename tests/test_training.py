@@ -385,3 +385,24 @@ def test_minor_weight_draws_pieces_in_minor_keys_that_many_times_as_often():
     states, _ = sample_batch(pieces, np.random.default_rng(0), 600, 16, weights=w)
     is_minor = np.array([np.array_equal(s, minor[:16]) for s in states.astype(np.uint8)])
     assert 0.6 < is_minor.mean() < 0.73  # 4 / 6 of the draws
+
+
+def test_average_validates_and_keeps_the_averaged_weights_and_resumes_them(midi_folder, tmp_path):
+    import torch
+
+    run = tmp_path / "run"
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "4", *TINY, "--average", "0.9")
+    assert r.returncode == 0, r.stderr
+    last = torch.load(run / "last.pt", weights_only=False)
+    best = torch.load(run / "best.pt", weights_only=False)
+    assert last["averaged"]["updates"] == 4 and last["stages"][0]["average"] == 0.9
+    assert "averaged" not in best  # best.pt holds the averaged weights as its model
+    own, avg = last["model"], last["averaged"]["weights"]
+    assert any(not torch.equal(own[k], avg[k]) for k in own)  # an average, not the last step's weights
+    if best["step"] == 4:
+        assert all(torch.equal(best["model"][k], avg[k]) for k in avg)
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "6", "--resume", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert torch.load(run / "last.pt", weights_only=False)["averaged"]["updates"] == 6  # carried on, not restarted
+    r = run_cli("train", midi_folder, "--out", tmp_path / "bad", "--batches", "1", *TINY, "--average", "1")
+    assert r.returncode == 2 and "--average 1" in r.stderr and "Traceback" not in r.stderr

@@ -47,6 +47,8 @@ def add_train_args(p) -> None:
                    help="save OUT/last.pt every N batches")
     p.add_argument("--sample-every", type=int, default=TrainConfig.sample_every, help="0 = never")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batches drawn")
+    p.add_argument("--average", type=float, default=0.0, metavar="DECAY",
+                   help="validate and keep (best.pt) a moving average of the weights with this decay, e.g. 0.999")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="the matmuls' precision (default auto: bf16 where this CPU or GPU runs it faster, else fp32; "
                         "weights, optimizer and cell state stay fp32; with --resume: the run's)")
@@ -64,6 +66,8 @@ def run_train(args) -> int:
         raise LiveBiaxialError(f"--own-notes {args.own_notes:g}: a share of input steps, 0 or more and below 1")
     if args.threads is not None and args.threads < 0:
         raise LiveBiaxialError(f"--threads {args.threads}: a number of CPU threads, 1 or more (0 = torch's default)")
+    if not 0 <= args.average < 1:
+        raise LiveBiaxialError(f"--average {args.average:g}: a decay, 0 (none) or more and below 1 (e.g. 0.999)")
     if not args.minor_weight > 0:
         raise LiveBiaxialError(f"--minor-weight {args.minor_weight:g}: a weight above 0 (1 = minor and major pieces alike)")
     segment_steps, steps_per_beat = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat
@@ -101,7 +105,7 @@ def run_train(args) -> int:
         transpose=args.transpose, minor_weight=args.minor_weight, home_key=args.home_key, own_notes=args.own_notes,
         batches=args.batches, eval_every=args.eval_every,
         checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed,
-        precision=args.precision or "auto",
+        precision=args.precision or "auto", average=args.average,
         threads=args.threads or 0,
     )
     try:

@@ -37,6 +37,7 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 100
     seed: int = 0
+    average: float = 0.0  # decay of the weights' moving average that is validated and kept (0 = none)
     precision: str = "auto"  # the matmuls' precision, "fp32" or "bf16" once resolved (precision.py); --resume keeps it
     threads: int = 0  # torch CPU threads (0 = torch's default); --resume keeps the run's unless told otherwise
 

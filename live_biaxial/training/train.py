@@ -6,6 +6,7 @@ each rank drawing its own batches, rank 0 writing logs and checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -22,6 +23,7 @@ from live_biaxial.music.generation import generate
 from live_biaxial.music.representation import matrix_to_midi
 
 from . import checkpoint, precision
+from .average import WeightAverage
 from .config import ModelConfig, TrainConfig
 from .data import Data, minor_weights, sample_batch
 from .evaluate import evaluate
@@ -116,6 +118,8 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
         stage["minor_weight"] = cfg.minor_weight
     if cfg.precision != "fp32":
         stage["precision"] = cfg.precision
+    if cfg.average:
+        stage["average"] = cfg.average
     return stage
 
 
@@ -211,6 +215,9 @@ def train(
         start_step = parent["step"]
         stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg, dev), "init_from": parent["path"],
                                                "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr}]
+    averaged = WeightAverage(model, cfg.average) if cfg.average else None
+    if averaged is not None and blob is not None and blob.get("averaged"):
+        averaged.load_state_dict(blob["averaged"])
     optimizer = make_optimizer(model, cfg)
     if blob is not None and blob.get("optimizer"):
         optimizer.load_state_dict(blob["optimizer"])
@@ -234,7 +241,12 @@ def train(
     metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
     seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
     weights = minor_weights(data.splits["train"], cfg.minor_weight)  # (N,) or None: every piece alike
-    extra = lambda: {"data_summary": data.summary(), "best_valid_nll": best, "stages": stages}  # noqa: E731
+    def extra(with_average: bool = True) -> dict:
+        out = {"data_summary": data.summary(), "best_valid_nll": best, "stages": stages}
+        if averaged is not None and with_average:
+            out["averaged"] = averaged.state_dict()  # last.pt carries it on for --resume
+        return out
+
     progress = Progress(cfg.batches, cfg.precision)
     _interrupt_on_sigterm()
     val_nll = None
@@ -257,6 +269,8 @@ def train(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
+            if averaged is not None:
+                averaged.update(model)
             step += 1
             seg0 += cfg.batch_size * world
             if not main:
@@ -264,13 +278,14 @@ def train(
             last = {"step": step, "loss": loss.item(), "time": time.time()}
             if step % cfg.eval_every == 0 or step == cfg.batches:
                 precision.apply(model, "fp32", dev, kernel)  # validation figures that do not depend on the precision
-                val = evaluate(model, data.splits["valid"], dev)
+                with averaged.swapped_into(model) if averaged is not None else contextlib.nullcontext():
+                    val = evaluate(model, data.splits["valid"], dev)  # the averaged weights, where there are any
+                    val_nll = val["nll"]
+                    if val_nll < best:
+                        best = val_nll
+                        checkpoint.save(out_dir / "best.pt", model, None, step, cfg, extra(with_average=False))
                 precision.apply(model, cfg.precision, dev, kernel)
-                val_nll = val["nll"]
                 last.update(valid_nll=val["nll"], valid_nll_play=val["nll_play"], valid_accuracy=val["accuracy"])
-                if val_nll < best:
-                    best = val_nll
-                    checkpoint.save(out_dir / "best.pt", model, None, step, cfg, extra())
             elapsed = time.monotonic() - t0
             seg_s = seg0 / max(elapsed, 1e-9)
             last["segments_per_s"] = seg_s
