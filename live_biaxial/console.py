@@ -170,9 +170,12 @@ class Console(App):
             clock = f"internal {self.clock.bpm:.0f} BPM" if self.clock else "internal"
         state = "playing" if e.playing else "stopped"
         failed = sum(getattr(p, "failures", 0) for p in self.inputs)  # the input thread goes on past each
+        dropped = [p for p in self.inputs if getattr(p, "dropped", 0)]  # bytes that were no MIDI message
         self._show("status",
             f"[b]{position}[/b]  {state}  clock: {clock}  {self.ports}" + ("  [red]PORT LOST[/]" if e.port_lost else "")
-            + (f"  [yellow]{failed} input messages failed[/]" if failed else ""))
+            + (f"  [yellow]{failed} input messages failed[/]" if failed else "")
+            + (f"  [yellow]{sum(p.dropped for p in dropped)} bad MIDI dropped (first: {dropped[0].first_dropped})[/]"
+               if dropped else ""))
         lo, hi = c.low, c.high
         self._show("controls", 
             f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "

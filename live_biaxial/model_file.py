@@ -60,8 +60,8 @@ class Cell:
         names = tuple(i.name for i in self.session.get_inputs())
         if names != INPUTS:
             raise ModelFileError(f"{self.path}: inputs {names} do not match {INPUTS}")
-        self.state_size = int(self.meta["state_size"])
-        self.steps_per_beat = int(self.meta.get("steps_per_beat", 4))
+        self.state_size = self._meta_int("state_size", None)
+        self.steps_per_beat = self._meta_int("steps_per_beat", 4)
         # the sampling temperature this model is played at unless the user picks one (chosen per model by
         # bench/bench_temperature.py; models without it: 1, plain sampling as in the original)
         try:
@@ -82,6 +82,21 @@ class Cell:
             self._bindings.append(binding)
         self._turn = 0
 
+
+    def _meta_int(self, name: str, default: int | None) -> int:
+        """A whole-number metadata entry of at least 1 (``default`` where it is missing; None: required)."""
+        text = self.meta.get(name)
+        if text is None:
+            if default is None:
+                raise ModelFileError(f"{self.path}: damaged model: no {name} metadata")
+            return default
+        try:
+            value = int(text)
+        except ValueError as err:
+            raise ModelFileError(f"{self.path}: damaged model: {name} metadata {text!r} is not a whole number") from err
+        if value < 1:
+            raise ModelFileError(f"{self.path}: damaged model: {name} metadata {value} (at least 1)")
+        return value
     def describe(self) -> dict:
         m = dict(self.meta)
         for k in ("time_sizes", "pitch_sizes", "data_summary", "stages"):

@@ -174,6 +174,7 @@ class PolledInput:
 
         self.name, self.callback, self.poll_s, self.stamped = name, callback, poll_s, stamped
         self.failures, self.first_failure = 0, ""  # messages whose callback raised (the thread goes on)
+        self.dropped, self.first_dropped = 0, ""  # byte sequences that are no MIDI message (truncated, unknown)
         self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="live-biaxial-in", queue_size_limit=4096)
         # Nothing ignored here: rtmidi's time of a message counts from the last one it kept, so a
         # dropped Active Sensing would put the next stamp early. The callbacks ignore what they don't use.
@@ -197,7 +198,9 @@ class PolledInput:
             lag = min(lag, now() - jack_t)
             try:
                 msg = mido.Message.from_bytes(item[0])
-            except ValueError:  # not a MIDI message we know: ignore it, as mido does
+            except Exception:  # truncated or unknown bytes (mido raises ValueError, IndexError...): dropped, counted
+                self.dropped += 1
+                self.first_dropped = self.first_dropped or " ".join(f"{b:02X}" for b in item[0][:8])
                 continue
             try:
                 if self.stamped:

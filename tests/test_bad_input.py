@@ -123,3 +123,14 @@ def test_training_commands_without_torch_say_what_to_install(tmp_path, command):
     assert done.stderr.strip().splitlines() == [
         "live-biaxial: error: this command needs the training extra (torch is missing): "
         "pip install torch==2.13.0 'live-biaxial[train]'"], done.stderr
+
+
+def test_pieces_shorter_than_a_segment_are_skipped_with_one_line(bad_files):
+    from live_biaxial.errors import DataError
+    from live_biaxial.training.data import load_data
+
+    lines = []
+    with pytest.raises(DataError, match="no usable piece"):  # every piece is shorter than that
+        load_data([str(bad_files)], min_steps=10_000, log=lines.append)
+    assert [line for line in lines if "shorter than" in line] == [
+        "skipped 1 piece shorter than 10000 steps (a training segment): 1 train"]

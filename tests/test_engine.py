@@ -210,3 +210,39 @@ def test_a_key_prime_is_heard_before_the_first_16th_and_not_played(cell):
     assert not port.sent  # heard, not played
     flat_out(engine, 16)
     assert [m for m in port.sent if m.type == "note_on"]
+
+
+def test_a_port_that_comes_back_is_cleared_and_hears_every_held_note_again(cell):
+    port = FakePort()
+    engine = flat_engine(cell, port, Controls(density=3.0))
+    flat_out(engine, 4)
+    engine.port_gone()
+    port.broken = True
+    flat_out(engine, 4, start=False)  # notes start and are held while nothing gets through
+    port.broken = False
+    back = len(port.sent)
+    engine.port_back()
+    flat_out(engine, 1, start=False)
+    engine_sounding = {int(n) + LOW_NOTE for n in np.flatnonzero(engine.sounding)}
+    after = port.sent[back:]
+    assert after[0].type == "control_change" and after[0].control == 123  # the synth is cleared first
+    struck = {m.note for m in after if m.type == "note_on"}
+    assert engine_sounding and engine_sounding <= struck  # what the engine thinks sounds, really sounds
+    engine.close()
+
+
+def test_continue_in_the_middle_of_a_16th_keeps_the_grid(cell):
+    engine = flat_engine(cell, FakePort())
+    dt = 60.0 / (120 * 24)
+    engine.start(0, 0.0)
+    for k in range(15):  # two and a half 16ths: 16ths 0, 1, 2 struck on pulses 0, 6, 12
+        engine.pulse(k * dt, (k + 1) * dt)
+    assert engine.sixteenth == 3
+    engine.stop()
+    engine.continue_(15 * dt)
+    pulses = 15
+    while engine.sixteenth == 3:
+        engine.pulse(pulses * dt, (pulses + 1) * dt)
+        pulses += 1
+    assert pulses == 19  # 16th 3 on pulse 18, as on the DAW's grid (not on the first pulse after Continue)
+    engine.close()

@@ -128,6 +128,27 @@ def test_bad_model_files_give_one_line(tiny, tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("key, value, says", [("state_size", None, "no state_size metadata"),
+                                              ("state_size", "lots", "'lots' is not a whole number"),
+                                              ("steps_per_beat", "0", "steps_per_beat metadata 0"),
+                                              ("steps_per_beat", "x", "'x' is not a whole number")])
+def test_damaged_metadata_is_one_line(tiny, tmp_path, key, value, says):
+    import onnx
+
+    proto = onnx.load(str(tiny[1]))
+    kept = [e for e in proto.metadata_props if e.key != key]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    if value is not None:
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(tmp_path / "damaged.onnx"))
+    with pytest.raises(ModelFileError, match=says):
+        Cell(tmp_path / "damaged.onnx")
+    r = run_cli("generate", "--model", tmp_path / "damaged.onnx", "--out", tmp_path / "x.mid")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
+    assert "damaged model" in r.stderr
+
+
 def test_export_errors_are_one_line(tmp_path):
     (tmp_path / "x.pt").write_text("hello")
     for target in (tmp_path / "x.pt", tmp_path / "none.pt"):

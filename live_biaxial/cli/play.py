@@ -61,10 +61,14 @@ def run_play(args) -> int:
     done = threading.Event()
     watch = _watch_port(out, engine, quiet_lines=tui) if args.port else None
 
+    stopped_by: list[int] = []  # the signals that came: the first sets the exit code (SIGINT 130, SIGTERM 143)
+
     def terminate(signum, frame):
+        stopped_by.append(signum)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
     clock = follower = None
     crashed = False
     try:
@@ -103,13 +107,20 @@ def run_play(args) -> int:
                 if limit is not None and engine.sixteenth >= limit:
                     break
     except KeyboardInterrupt:
+        if not stopped_by:  # a KeyboardInterrupt from elsewhere is Ctrl-C too
+            stopped_by.append(signal.SIGINT)
         print("\nlive-biaxial: stopping", file=sys.stderr)
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # from here on a signal only waits its turn: notes off, recording
+            signal.signal(sig, lambda signum, frame: stopped_by.append(signum))
         engine.close()  # every sounding note gets its note-off, then CC 123; Start/Continue now ignored
+        if recorder:
+            _save(recorder)
         time.sleep(0.25)  # let the MIDI driver deliver them before the port goes (JACK flushes per cycle)
+        code = 128 + stopped_by[0] if stopped_by else 0  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
         # Closing an input can wait on the MIDI driver's thread while that thread waits for the GIL;
         # the notes are already off, so never let that hang the exit.
-        guard = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(0)))
+        guard = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(code)))
         guard.daemon = True
         guard.start()
         if watch:
@@ -119,9 +130,6 @@ def run_play(args) -> int:
         for port in ins:
             port.close()
         out.close()
-        if recorder:
-            recorder.save()
-            print(f"live-biaxial: recorded to {args.record}")
     p50, p99 = engine.latency()
     print(f"live-biaxial: {engine.sixteenth} 16ths, {engine.sent_notes} notes, {engine.late} late steps, "
           f"step p50 {p50:.2f} ms p99 {p99:.2f} ms" +
@@ -131,10 +139,21 @@ def run_play(args) -> int:
         if getattr(port, "failures", 0):  # PolledInput (JACK) keeps listening past a failed message
             print(f"live-biaxial: {port.failures} messages from {port.name!r} could not be handled "
                   f"(first: {port.first_failure})", file=sys.stderr)
+        if getattr(port, "dropped", 0):
+            print(f"live-biaxial: {port.dropped} byte sequences from {port.name!r} were no MIDI message and were "
+                  f"dropped (first: {port.first_dropped})", file=sys.stderr)
     if crashed:
         print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
         return 1
-    return 0
+    return code
+
+
+def _save(recorder: Recorder) -> None:
+    try:
+        recorder.save()
+        print(f"live-biaxial: recorded to {recorder.path}", flush=True)
+    except OSError as err:
+        print(f"live-biaxial: error: {recorder.path}: cannot write the recording ({err.strerror})", file=sys.stderr)
 
 
 def _watch_port(out, engine: Engine, quiet_lines: bool) -> PortWatch:

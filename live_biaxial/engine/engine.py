@@ -144,10 +144,12 @@ class Engine:
             self.release_all()
 
     def continue_(self, t: float) -> None:
+        """Play on from where Stop left off, to the pulse: a DAW stopped in the middle of a 16th continues in
+        the middle of it (a song position since then has moved to a 16th's start: locate)."""
         with self.lock:
             if self._closing:
                 return
-            self.playing, self.pulses = True, 0
+            self.playing = True
             self._scheduled = -1
 
     def pulse(self, t: float, next_t: float | None) -> None:
@@ -277,6 +279,8 @@ class Engine:
                         self.port.send(m)
                 except Exception:  # the port went away: nothing more can sound through it
                     self.port_lost = True
+                if self.port_lost and m.type == "note_on":
+                    continue  # it did not sound: when the port is back, it is struck at the next 16th
                 self.out.sent(m)
                 if m.type == "note_on":
                     self.bar_notes += 1
@@ -324,8 +328,11 @@ class Engine:
             self.release_all()  # sends nothing now; clears the sounding notes, so they re-strike when it returns
 
     def port_back(self) -> None:
+        """The output port is back: clear whatever the synth may still hold (CC 123); the notes the model holds
+        are struck again at the next 16th, as nothing sounds for them now."""
         with self.lock:
             self.port_lost = False
+            self.release_all()
 
     def panic(self) -> None:
         """All notes off now, without stopping."""

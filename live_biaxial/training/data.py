@@ -212,14 +212,20 @@ def load_data(
             name = str(path.relative_to(root)) if root is not None and root.is_dir() else path.name
             splits[_split_of(name)].append(Piece(name, matrix))
 
+    short = {}
     for split in SPLITS:
         kept = []
         for p in splits[split]:
             if p.matrix.shape[0] < min_steps:
                 skipped.append(f"{p.name}: shorter than {min_steps} steps")
+                short[split] = short.get(split, 0) + 1
             else:
                 kept.append(p)
         splits[split] = kept
+    if short:  # one line for them all: a data set can hold hundreds
+        n = sum(short.values())
+        log(f"skipped {n} piece{'s' if n != 1 else ''} shorter than {min_steps} steps (a training segment): "
+            + ", ".join(f"{n} {split}" for split, n in short.items()))
     if not splits["train"]:
         raise DataError("no usable piece in " + ", ".join(sources) + f" ({len(skipped)} skipped)")
     if not splits["valid"] and len(splits["train"]) > 1:  # a small folder: hold out one piece
