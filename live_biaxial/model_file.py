@@ -63,7 +63,7 @@ class Cell:
         self.state_size = self._meta_int("state_size", None)
         self.steps_per_beat = self._meta_int("steps_per_beat", 4)
         # the sampling temperature this model is played at unless the user picks one (chosen per model by
-        # bench/bench_temperature.py; models without it: 1, plain sampling as in the original)
+        # a temperature sweep, docs/default-model.md; models without it: 1, plain sampling as in the original)
         try:
             self.temperature = float(self.meta.get("temperature", 1.0))
         except ValueError as err:

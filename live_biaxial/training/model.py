@@ -66,7 +66,7 @@ class BiaxialLSTM(nn.Module):
 
         With torch's default init the stacked model first learns only the output bias, then
         sits for hundreds of batches at the loss of the marginal note rates (measured in
-        bench/bench_init.py); these two lines take most of that wait away.
+        a one-off study); these two lines take most of that wait away.
         """
         for lstm in list(self.time_layers) + list(self.pitch_layers):
             h = lstm.hidden_size

@@ -171,7 +171,7 @@ def main(run: str, model: str, stats_json: str | None = None, eval_json: str | N
   {wall_time_text(metrics, meta)}.
   Checkpoint sha256 {meta['checkpoint_sha256']}.
 - **Sampling**: temperature {meta.get('temperature', '1')} unless the player picks one (`--temperature`, the console's
-  `t`/`g`, CC 21){'; chosen with `bench/bench_temperature.py` (docs/default-model.md)' if 'temperature' in meta else ''}.
+  `t`/`g`, CC 21){'; chosen by a temperature sweep (docs/default-model.md)' if 'temperature' in meta else ''}.
 - **Validation** (NLL per 16th-note step, every step of every validation piece; accuracy = frame-level TP/(TP+FP+FN)):
   {eval_text(eval_json, best)}
 

@@ -129,7 +129,7 @@ def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor
     where a random ``share`` of steps 1..T holds a chord drawn from the model given the true past (dropout
     off), walked up the pitch axis note by note as generation draws it, instead of the real one. Generation
     feeds the model its own notes; training only on real ones leaves it unpractised at going on from its
-    own mistakes (exposure bias: bench/bench_teacher_forced.py). Draws use torch's global generator, seeded
+    own mistakes (exposure bias: docs/default-model.md). Draws use torch's global generator, seeded
     per batch. (docs/default-model.md's first own-notes rows drew each note given the true notes below it instead.)"""
     was_training = model.training
     model.eval()
