@@ -134,3 +134,34 @@ def test_pieces_shorter_than_a_segment_are_skipped_with_one_line(bad_files):
         load_data([str(bad_files)], min_steps=10_000, log=lines.append)
     assert [line for line in lines if "shorter than" in line] == [
         "skipped 1 piece shorter than 10000 steps (a training segment): 1 train"]
+
+
+def test_two_runs_that_parse_the_same_data_together_both_load_it(bad_files, tmp_path, monkeypatch):
+    """Training runs started side by side (seeds of one benchmark) once raced on one temp file of the cache."""
+    import threading
+
+    from live_biaxial.training import data as data_mod
+
+    monkeypatch.setenv("LIVE_BIAXIAL_CACHE", str(tmp_path / "fresh-cache"))
+    barrier, results, errors = threading.Barrier(4), [], []
+    real_savez = data_mod.np.savez_compressed
+
+    def savez_together(*args, **kwargs):  # every loader writes at the same moment
+        real_savez(*args, **kwargs)
+        barrier.wait(timeout=10)
+
+    monkeypatch.setattr(data_mod.np, "savez_compressed", savez_together)
+
+    def load():
+        try:
+            results.append(data_mod.load_data([str(bad_files)], min_steps=16, log=lambda s: None))
+        except Exception as err:  # noqa: BLE001 - the race surfaced as FileNotFoundError
+            errors.append(err)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and len(results) == 4
+    assert all(sum(len(p) for p in r.splits.values()) == 1 for r in results)

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 import zlib
 from pathlib import Path
 from typing import Callable
@@ -68,9 +69,13 @@ def _cached(key: str, make: Callable[[], dict]) -> dict:
             pass  # a damaged cache entry is rebuilt
     value = make()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **value)
-    os.replace(tmp, path)
+    # a temp name of this process's own: two runs started together make the same entry side by side
+    tmp = path.with_name(f"{key}.{os.getpid()}.{threading.get_ident()}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, **value)
+        os.replace(tmp, path)  # atomic: the other run's entry, the same bytes, or this one
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a cache that cannot be written only costs the next run a parse
     return value
 
 
