@@ -177,9 +177,12 @@ class Console(App):
             + (f"  [yellow]{sum(p.dropped for p in dropped)} bad MIDI dropped (first: {dropped[0].first_dropped})[/]"
                if dropped else ""))
         lo, hi = c.low, c.high
+        split = getattr(getattr(e, "settings", None), "split", None)  # parts to channels: bass, top, rest
+        channels = f"channel {c.channel + 1}" if split is None else \
+            f"channels bass {split[0] + 1} top {split[1] + 1} rest {split[2] + 1}"
         self._show("controls", 
             f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "
-            f"channel {c.channel + 1}  key {c.key_name()}  range {lo}..{hi}  density {c.density:+.1f}")
+            f"{channels}  key {c.key_name()}  range {lo}..{hi}  density {c.density:+.1f}")
         newest = (len(e.history), e.history[-1][0]) if e.history else (0, -1)
         if newest != self.roll_at:  # a new 16th (or a restart): only then is there a new roll to draw
             self.roll_at = newest

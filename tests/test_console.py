@@ -155,3 +155,17 @@ async def test_the_roll_draws_model_and_human_in_two_colours(engine):
         colours = {str(seg.style.color.name) for line in lines for seg in line if seg.text.strip("· ") and seg.style}
         assert {"cyan", "magenta"} <= colours
         assert lines[-1].text.rstrip().endswith("███") and lines[-6].text.rstrip().endswith("███")
+
+
+@sync
+async def test_the_console_shows_the_parts_channels(tiny_model):
+    import dataclasses
+
+    e = Engine(Cell(tiny_model[1]), FakePort(), Controls(), dataclasses.replace(FLAT_OUT, split=(1, 2, 0))).open()
+    app = Console(e, clock=InternalClock(e, 120), refresh_hz=50)
+    try:
+        async with app.run_test() as pilot:
+            await pilot.pause(0.1)
+            assert "channels bass 2 top 3 rest 1" in text(app, "#controls")
+    finally:
+        e.close()

@@ -246,3 +246,40 @@ def test_continue_in_the_middle_of_a_16th_keeps_the_grid(cell):
         pulses += 1
     assert pulses == 19  # 16th 3 on pulse 18, as on the DAW's grid (not on the first pulse after Continue)
     engine.close()
+
+
+def test_split_sends_the_bass_the_top_voice_and_the_rest_to_their_channels():
+    from live_biaxial.engine.notes import SoundingNotes
+
+    def chord(*midi, held=()):
+        m = np.zeros((78, 2), np.float32)
+        for n in midi:
+            m[n - LOW_NOTE] = (1, 0 if n in held else 1)
+        return m
+
+    out, vel, split = SoundingNotes(), np.full(78, 80), (1, 2, 0)  # bass on 2, top on 3, the rest on 1
+    msgs = out.changes(chord(48, 52, 55, 60), vel, channel=5, split=split)
+    for m in msgs:
+        out.sent(m)
+    assert {m.note: m.channel for m in msgs} == {48: 1, 52: 0, 55: 0, 60: 2}
+    # E3 stops, the top voice moves up: the new note is the top; the held C4 stays on its channel, unsent
+    msgs = out.changes(chord(48, 55, 60, 64, held=(48, 55, 60)), vel, channel=5, split=split)
+    for m in msgs:
+        out.sent(m)
+    assert [(m.type, m.note, m.channel) for m in msgs] == [("note_off", 52, 0), ("note_on", 64, 2)]
+    msgs = out.changes(chord(50), vel, channel=5, split=split)  # everything stops but a new bass note
+    offs = {m.note: m.channel for m in msgs if m.type == "note_off"}
+    assert offs == {48: 1, 55: 0, 60: 2, 64: 2}  # each note-off on the channel its note was struck on
+    assert [(m.note, m.channel) for m in msgs if m.type == "note_on"] == [(50, 1)]
+
+
+def test_a_split_performance_uses_its_channels_and_leaves_nothing_hanging(cell):
+    port = FakePort()
+    engine = flat_engine(cell, port, Controls(density=3.0), split=(1, 2, 0))
+    flat_out(engine, 16)
+    engine.close()
+    ons = [m for m in port.sent if m.type == "note_on"]
+    assert len({m.channel for m in ons}) >= 2 and {m.channel for m in ons} <= {0, 1, 2}
+    assert not hanging_notes(port.sent)
+    released = {m.channel for m in port.sent if m.type == "control_change" and m.control == 123}
+    assert {0, 1, 2} <= released  # CC 123 on every channel of the split

@@ -325,3 +325,14 @@ def test_a_signal_ends_play_with_its_code_and_a_second_one_loses_nothing(daw, ti
     assert not hanging_notes(messages(daw))
     played = [m for m in mido.MidiFile(rec).tracks[0] if m.type == "note_on" and m.velocity]
     assert played and not hanging_notes([m for m in mido.MidiFile(rec).tracks[0] if not m.is_meta])
+
+
+def test_play_with_split_sends_parts_on_their_channels(daw, tiny_model):
+    r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name, "--split", "2,3,1",
+                "--bars", "2", "--bpm", "240", "--quiet", "--density", "2", timeout=60)
+    assert r.returncode == 0, r.stderr
+    channels = {m.channel for _, m in daw.note_ons()}
+    assert len(channels) >= 2 and channels <= {1, 2, 0}  # bass on 2, top on 3, the rest on 1 (0-based here)
+    assert not hanging_notes(messages(daw))
+    r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name, "--split", "2,3", timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--split 2,3: three MIDI channels" in r.stderr

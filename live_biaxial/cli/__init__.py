@@ -36,6 +36,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--bpm", type=float, default=120.0, help="internal clock tempo, 20..300")
     p.add_argument("--send-clock", action="store_true", help="also send MIDI clock, Start and Stop")
     p.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16")
+    p.add_argument("--split", metavar="BASS,TOP,REST",
+                   help="parts to channels: the lowest voice, the highest and the ones between, e.g. 2,3,1")
     p.add_argument("--velocity", type=int, default=80, help="note-on velocity 1..127 (CC 22 moves it live)")
     p.add_argument("--velocity-follows", action="store_true", help="velocity follows the play probability")
     p.add_argument("--anti-silence", type=float, default=1.0, help="0 = off .. 1 = the original's rule against silence")

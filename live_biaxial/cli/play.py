@@ -42,6 +42,7 @@ def run_play(args) -> int:
         raise LiveBiaxialError(f"--bpm {args.bpm}: choose a tempo within 20..300")
     if not 1 <= args.channel <= 16:
         raise LiveBiaxialError(f"--channel {args.channel}: MIDI channels are 1..16")
+    split = split_of(args.split) if args.split else None
     root, scale, cadence = key_of_args(args) or (0, "major", None)  # a key to start in: its cadence heard first
     cell = Cell(args.model)
     b = backend(args.api)
@@ -52,7 +53,7 @@ def run_play(args) -> int:
     recorder = Recorder(args.record, args.bpm) if args.record else None
     tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
     quiet = args.quiet or tui
-    settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed,
+    settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed, split=split,
                               burst_limit=6 if b.api == "UNIX_JACK" else 0,
                               send_early=bool(args.clock_in) and not args.on_tick)
     engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence,
@@ -154,6 +155,18 @@ def _save(recorder: Recorder) -> None:
         print(f"live-biaxial: recorded to {recorder.path}", flush=True)
     except OSError as err:
         print(f"live-biaxial: error: {recorder.path}: cannot write the recording ({err.strerror})", file=sys.stderr)
+
+
+def split_of(text: str) -> tuple[int, int, int]:
+    """--split "2,3,1" -> (1, 2, 0): the bass, top and rest channels, 0-based."""
+    try:
+        channels = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        channels = ()
+    if len(channels) != 3 or not all(1 <= c <= 16 for c in channels):
+        raise LiveBiaxialError(f"--split {text}: three MIDI channels 1..16, the bass's, the top voice's and the "
+                               "rest's, e.g. --split 2,3,1")
+    return channels[0] - 1, channels[1] - 1, channels[2] - 1
 
 
 def _watch_port(out, engine: Engine, quiet_lines: bool) -> PortWatch:

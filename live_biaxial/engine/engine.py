@@ -267,7 +267,7 @@ class Engine:
     def _messages(self) -> list:
         """The note-offs and note-ons that turn what is sounding into the prepared 16th."""
         vel = self.controls.velocities(self.next_probs[:, 0])
-        msgs = self.out.changes(self.next_notes, vel, self.controls.channel)
+        msgs = self.out.changes(self.next_notes, vel, self.controls.channel, self.settings.split)
         self.probs = self.next_probs.copy()
         return msgs
 
@@ -292,7 +292,7 @@ class Engine:
         """Note-off for every sounding note, then CC 123 on every channel used."""
         with self.lock:
             self.sender.drop_all()  # whatever the sender still holds is stale now
-            channels = {self.controls.channel} | self.out.channels()
+            channels = {self.controls.channel} | self.out.channels() | set(self.settings.split or ())
             self._send(self.out.releases())
             for ch in sorted(channels):
                 msg = mido.Message("control_change", channel=int(ch), control=123, value=0)

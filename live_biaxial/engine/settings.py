@@ -26,6 +26,9 @@ class EngineSettings:
     # 2 ms is skipped (what sounds is held). A clock that runs flat out (tests) sets this high.
     max_wait_s: float = 0.002
     seed: int = 0  # the sampling noise's seed
+    # Parts to channels (0-based): the lowest voice, the highest, the ones between (notes.SoundingNotes.changes);
+    # None: every note on the console's channel.
+    split: tuple[int, int, int] | None = None
 
     @property
     def early(self) -> bool:
