@@ -13,8 +13,10 @@ the same outputs. Where it differs is how it computes:
   which halves the memory traffic; the master weights, their gradients, the cell state and the gates
   stay fp32.
 
-On a CPU with AVX-512 BF16 or AMX a bf16 matmul runs 3-5x faster than an fp32 one
-(``bench/bench_train.py`` measures it), which oneDNN's own LSTM does not use on every CPU.
+On a CPU with AVX-512 BF16 or AMX a bf16 matmul runs 3-5x faster than an fp32 one (``bench/bench_train.py``
+measures it), and oneDNN's own LSTM refuses bf16 on some of them. Where torch's kernel is faster (it fuses
+the elementwise work), ``kernel = "onednn"`` runs it on the same parameters: ``precision.fastest_kernel``
+measures which.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ class _Recurrence(torch.autograd.Function):
     """The recurrence of one layer over all steps.
 
     xw (T, B, 4H) in the compute dtype: the input projections with the bias; w_hh (4H, H), h0, c0 (B, H) fp32
-    -> ys (T, B, H) fp32 outputs, c_T (B, H) fp32. The gates and the cell state are fp32; only the matmul
-    operands (and the gates' gradient, which only feeds matmuls) are in the compute dtype."""
+    -> ys (T, B, H) fp32 outputs, c_T (B, H) fp32. In bf16 the gates' pre-activations come out of the bf16
+    matmul (xw + h W, rounded once, as under autocast); the gates themselves, the cell state and the outputs
+    are fp32, and only the matmul operands (h, and the gates' gradient, which only feeds matmuls) are bf16."""
 
     @staticmethod
     def forward(ctx, xw, w_hh, h0, c0):
