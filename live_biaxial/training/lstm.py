@@ -108,7 +108,9 @@ class FusedLSTM(nn.Module):
         self.bias_ih_l0 = nn.Parameter(reference.bias_ih_l0.detach().clone())  # (4H,)
         self.bias_hh_l0 = nn.Parameter(reference.bias_hh_l0.detach().clone())  # (4H,)
         self.compute_dtype = torch.float32
-        self.kernel = "fused"  # or "onednn": torch's own LSTM kernel (nn.LSTM's), under autocast for bf16
+        # "onednn": torch's own LSTM kernel (nn.LSTM's; oneDNN on a CPU, cuDNN on a GPU), under autocast for
+        # bf16; "fused": this module's recurrence. Training picks by measuring (precision.fastest_kernel).
+        self.kernel = "onednn"
 
     def _onednn(self, x: torch.Tensor, state):
         """nn.LSTM's computation on these parameters (oneDNN on a CPU, cuDNN on a GPU); bf16 by autocast."""
@@ -139,7 +141,7 @@ class FusedLSTM(nn.Module):
         return y, (ys[-1][None], c[None])
 
 
-def set_compute_dtype(model: nn.Module, dtype: torch.dtype, kernel: str = "fused") -> None:
+def set_compute_dtype(model: nn.Module, dtype: torch.dtype, kernel: str = "onednn") -> None:
     """Every FusedLSTM in ``model`` computes its matmuls with operands of ``dtype``, with ``kernel``
     ("fused": this module's recurrence; "onednn": torch's LSTM kernel)."""
     for m in model.modules():

@@ -92,7 +92,7 @@ def fastest_kernel(precision: str, device: torch.device, rows: int, inputs: int,
     return min(times, key=times.get)
 
 
-def apply(model: torch.nn.Module, precision: str, device: torch.device, kernel: str = "fused") -> None:
+def apply(model: torch.nn.Module, precision: str, device: torch.device, kernel: str = "onednn") -> None:
     """Make ``model``'s LSTM matmuls compute in ``precision`` with ``kernel`` (lstm.FusedLSTM); on a GPU, fp32
     matmuls may use TF32."""
     set_compute_dtype(model, DTYPES[precision], kernel)
