@@ -22,4 +22,5 @@ def test_every_option_of_every_command_has_a_help_line():
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
         missing += [f"{command} {a.option_strings or a.dest}" for a in sub._actions
                     if not isinstance(a, argparse._HelpAction) and not a.help]
+        assert "--help" in sub.format_help()  # and the help renders (a stray % in a help line would not)
     assert not missing, f"options without a help line: {missing}"
