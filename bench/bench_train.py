@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from live_biaxial.training import precision
-from live_biaxial.training.config import ModelConfig
-from live_biaxial.training.data import load_data, sample_batch
-from live_biaxial.training.lstm import FusedLSTM
-from live_biaxial.training.model import BiaxialLSTM, loss_per_step
+from live_biaxial_training import precision
+from live_biaxial_training.config import ModelConfig
+from live_biaxial_training.data import load_data, sample_batch
+from live_biaxial_training.lstm import FusedLSTM
+from live_biaxial_training.model import BiaxialLSTM, loss_per_step
 
 ROOT = Path(__file__).resolve().parents[1]
 JSB = ROOT.parent / "shared" / "data" / "jsb-chorales" / "Jsb16thSeparated.json"

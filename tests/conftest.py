@@ -40,9 +40,9 @@ def tiny_model(tmp_path_factory):
     Returns (torch model, path of the .onnx file)."""
     import torch
 
-    from live_biaxial.training import checkpoint
-    from live_biaxial.training.config import ModelConfig, TrainConfig
-    from live_biaxial.training.model import BiaxialLSTM
+    from live_biaxial_training import checkpoint
+    from live_biaxial_training.config import ModelConfig, TrainConfig
+    from live_biaxial_training.model import BiaxialLSTM
 
     d = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(3)

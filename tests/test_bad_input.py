@@ -46,7 +46,7 @@ def test_each_bad_file_is_one_clear_error(bad_files, name, reason):
 
 
 def test_folder_load_skips_and_counts_bad_files(bad_files):
-    from live_biaxial.training.data import load_data
+    from live_biaxial_training.data import load_data
 
     lines = []
     data = load_data([str(bad_files)], min_steps=16, log=lines.append)
@@ -57,7 +57,7 @@ def test_folder_load_skips_and_counts_bad_files(bad_files):
 
 
 def test_second_load_comes_from_the_cache(bad_files, monkeypatch):
-    from live_biaxial.training import data as data_mod
+    from live_biaxial_training import data as data_mod
 
     first = data_mod.load_data([str(bad_files)], min_steps=16, log=lambda s: None)
 
@@ -72,7 +72,7 @@ def test_second_load_comes_from_the_cache(bad_files, monkeypatch):
 
 
 def test_no_usable_piece_is_an_error(tmp_path):
-    from live_biaxial.training.data import load_data
+    from live_biaxial_training.data import load_data
 
     (tmp_path / "a.mid").write_text("nope")
     with pytest.raises(DataError, match="no usable piece"):
@@ -127,7 +127,7 @@ def test_training_commands_without_torch_say_what_to_install(tmp_path, command):
 
 def test_pieces_shorter_than_a_segment_are_skipped_with_one_line(bad_files):
     from live_biaxial.errors import DataError
-    from live_biaxial.training.data import load_data
+    from live_biaxial_training.data import load_data
 
     lines = []
     with pytest.raises(DataError, match="no usable piece"):  # every piece is shorter than that
@@ -140,7 +140,7 @@ def test_two_runs_that_parse_the_same_data_together_both_load_it(bad_files, tmp_
     """Training runs started side by side (seeds of one benchmark) once raced on one temp file of the cache."""
     import threading
 
-    from live_biaxial.training import data as data_mod
+    from live_biaxial_training import data as data_mod
 
     monkeypatch.setenv("LIVE_BIAXIAL_CACHE", str(tmp_path / "fresh-cache"))
     barrier, results, errors = threading.Barrier(4), [], []

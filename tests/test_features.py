@@ -2,7 +2,7 @@
 
 import torch
 
-from live_biaxial.training.features import N_FEATURES, NoteFeatures, key_memory_decay, key_memory_over_time, key_memory_step
+from live_biaxial_training.features import N_FEATURES, NoteFeatures, key_memory_decay, key_memory_over_time, key_memory_step
 
 F = NoteFeatures()
 

@@ -1,5 +1,6 @@
 """The layout the design promises: the live path never loads the training code or torch."""
 
+import re
 import subprocess
 import sys
 
@@ -11,12 +12,19 @@ LIVE_MODULES = ("live_biaxial.cli", "live_biaxial.cli.play", "live_biaxial.cli.g
                 "live_biaxial.music.stats", "live_biaxial.plot")
 
 
+def test_no_module_of_the_instrument_imports_torch():
+    """live_biaxial/ runs on onnxruntime alone; torch lives in live_biaxial_training/ only."""
+    hits = [str(p.relative_to(ROOT)) for p in (ROOT / "live_biaxial").rglob("*.py")
+            if re.search(r"^\s*(import torch|from torch)", p.read_text(), re.M)]
+    assert not hits, hits
+
+
 def test_the_live_path_never_imports_the_training_code_or_torch():
     code = ("import importlib, sys\n"
             f"for name in {LIVE_MODULES!r}: importlib.import_module(name)\n"
             "from live_biaxial.cli import build_parser\n"
             "for argv in (['play'], ['ports'], ['generate']): build_parser(argv).parse_args(argv)\n"
-            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith(('live_biaxial.training', 'onnx.'))))")
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith(('live_biaxial_training', 'onnx.'))))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from live_biaxial.training.config import ModelConfig
-from live_biaxial.training.model import BiaxialLSTM, StepCell, loss_per_step, nll_terms
+from live_biaxial_training.config import ModelConfig
+from live_biaxial_training.model import BiaxialLSTM, StepCell, loss_per_step, nll_terms
 
 TINY = ModelConfig(time_sizes=(24, 24), pitch_sizes=(16, 8), dropout=0.0)
 
@@ -74,7 +74,7 @@ def test_step_cell_probabilities_equal_the_training_forward(key_memory_steps):
 
 def test_a_model_widened_with_a_key_memory_starts_as_its_parent_and_then_uses_it():
     from live_biaxial.errors import ModelFileError
-    from live_biaxial.training.checkpoint import load_widened
+    from live_biaxial_training.checkpoint import load_widened
 
     torch.manual_seed(2)
     sizes = dict(time_sizes=(20, 12), pitch_sizes=(10, 4), dropout=0.0)

@@ -10,8 +10,8 @@ from live_biaxial.errors import ModelFileError
 from live_biaxial.music.generation import generate
 from live_biaxial.model_file import Cell
 from tests.conftest import ROOT, run_cli
-from live_biaxial.training.model import StepCell
-from live_biaxial.training.train import torch_cell
+from live_biaxial_training.model import StepCell
+from live_biaxial_training.train import torch_cell
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model):
@@ -231,7 +231,7 @@ def test_a_model_carries_its_own_temperature(tiny, tmp_path):
 
 
 def test_bad_temperatures_are_one_line(tiny, tmp_path):
-    from live_biaxial.training.export import set_metadata
+    from live_biaxial_training.export import set_metadata
 
     for value, message in (("hot", "is not a number"), ("9", "outside 0.1..2")):
         bad = tmp_path / f"t{value}.onnx"

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 from live_biaxial.errors import LiveBiaxialError
-from live_biaxial.training import precision
-from live_biaxial.training.config import ModelConfig, TrainConfig
-from live_biaxial.training.lstm import FusedLSTM
-from live_biaxial.training.model import BiaxialLSTM, loss_per_step
+from live_biaxial_training import precision
+from live_biaxial_training.config import ModelConfig, TrainConfig
+from live_biaxial_training.lstm import FusedLSTM
+from live_biaxial_training.model import BiaxialLSTM, loss_per_step
 from tests.conftest import ROOT, run_cli
 from tests.test_model import loop_piece
 from tests.test_training import TINY, midi_folder  # noqa: F401 (a fixture)
@@ -91,7 +91,7 @@ def test_auto_takes_bf16_only_where_it_measures_faster(monkeypatch):
 
 
 def test_precision_bf16_on_a_cpu_without_it_is_one_line(midi_folder, tmp_path):
-    code = ("import sys; from live_biaxial.training import precision; precision.cpu_has_bf16 = lambda: False\n"
+    code = ("import sys; from live_biaxial_training import precision; precision.cpu_has_bf16 = lambda: False\n"
             "from live_biaxial.cli import main\n"
             f"sys.exit(main(sys.argv[1:]))")
     argv = ["train", str(midi_folder), "--out", str(tmp_path / "run"), "--batches", "1", *TINY[:-2],

@@ -92,7 +92,7 @@ def test_ddp_two_processes_on_gloo(midi_folder, tmp_path):
 def test_music21_corpus_source_trains(tmp_path):
     """The music21 corpus (the `corpus` extra) as a training source anyone can reproduce."""
     pytest.importorskip("music21")
-    from live_biaxial.training.data import load_data
+    from live_biaxial_training.data import load_data
 
     data = load_data(["music21:bach:5"], min_steps=64, log=lambda s: None)
     pieces = data.splits["train"] + data.splits["valid"] + data.splits["test"]
@@ -169,7 +169,7 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
     notes, _ = generate(cell, cell.state_size, 32, seed_notes=seed_step(), seed=0)
     assert notes.shape == (32, 78, 2)
 
-    from live_biaxial.training.model_card import main as model_card
+    from live_biaxial_training.model_card import main as model_card
 
     model_card(str(run), str(out))  # the card tells the whole history, the parent's validation rows too
     card = (tmp_path / "MODEL_CARD.md").read_text()
@@ -184,7 +184,7 @@ def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_fold
 
 def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them():
     """Stages keep their device; stages from before that was kept ran on this machine's CPU."""
-    from live_biaxial.training.model_card import CPU, rebuild_text, stages_text, wall_time_text
+    from live_biaxial_training.model_card import CPU, rebuild_text, stages_text, wall_time_text
 
     meta = {"batches": "40", "stages": [
         {"from_batch": 1, "batch_size": 10, "segment_steps": 128},
@@ -212,9 +212,9 @@ def test_the_model_card_says_which_batches_ran_on_a_gpu_and_how_to_rebuild_them(
 def test_own_notes_replace_the_chosen_input_steps_with_draws_from_the_model():
     import torch
 
-    from live_biaxial.training.config import ModelConfig
-    from live_biaxial.training.model import BiaxialLSTM
-    from live_biaxial.training.train import with_own_notes
+    from live_biaxial_training.config import ModelConfig
+    from live_biaxial_training.model import BiaxialLSTM
+    from live_biaxial_training.train import with_own_notes
 
     torch.manual_seed(0)
     model = BiaxialLSTM(ModelConfig((8,), (6,), 0.5)).train()
@@ -241,8 +241,8 @@ def test_own_notes_are_the_chords_generation_would_play():
     """The pitch-axis walk of with_own_notes draws, for the same noise, exactly what the exported step draws."""
     import torch
 
-    from live_biaxial.training.config import ModelConfig
-    from live_biaxial.training.model import BiaxialLSTM, StepCell
+    from live_biaxial_training.config import ModelConfig
+    from live_biaxial_training.model import BiaxialLSTM, StepCell
 
     torch.manual_seed(1)
     model = BiaxialLSTM(ModelConfig((8,), (6, 5), 0.5)).eval()
@@ -294,7 +294,7 @@ def test_an_exported_model_trains_on_and_evaluates_like_its_checkpoint(midi_fold
     """Run folders are not shipped: `--init-from exported/X.onnx` and `eval X.onnx` split the file's weights back."""
     import torch
 
-    from live_biaxial.training import checkpoint
+    from live_biaxial_training import checkpoint
 
     parent = tmp_path / "parent"
     assert run_cli("train", midi_folder, "--out", parent, "--batches", "3", *TINY).returncode == 0
@@ -326,7 +326,7 @@ def test_an_exported_model_trains_on_and_evaluates_like_its_checkpoint(midi_fold
     assert run_cli("export-onnx", run / "last.pt", "--out", tmp_path / "run.onnx").returncode == 0
     same_function(run / "last.pt", tmp_path / "run.onnx")
 
-    from live_biaxial.training.model_card import main as model_card
+    from live_biaxial_training.model_card import main as model_card
 
     model_card(str(run), str(tmp_path / "run.onnx"))  # no metrics beside the parent file: this run's rows only
     rows = [line.split("|")[1].strip() for line in (tmp_path / "MODEL_CARD.md").read_text().splitlines()
@@ -342,7 +342,7 @@ def test_home_key_moves_each_piece_to_c_major_or_a_minor():
     """--home-key: a cadence in D major lands in C major, one in E minor in A minor, by the nearest shift."""
     from live_biaxial.music.generation import key_prime
     from live_biaxial.music.stats import key_of, pitch_class_histogram
-    from live_biaxial.training.data import Data, Piece, home_key_shift, to_home_key, transposed
+    from live_biaxial_training.data import Data, Piece, home_key_shift, to_home_key, transposed
 
     d_major = (np.tile(key_prime(2), (4, 1, 1)) > 0).astype(np.uint8)  # (64, 78, 2)
     e_minor = (np.tile(key_prime(4, minor=True), (4, 1, 1)) > 0).astype(np.uint8)
@@ -374,7 +374,7 @@ def test_a_home_key_run_trains_on_moved_pieces_and_says_so(midi_folder, tmp_path
 
 def test_minor_weight_draws_pieces_in_minor_keys_that_many_times_as_often():
     from live_biaxial.music.generation import key_prime
-    from live_biaxial.training.data import Piece, minor_weights, sample_batch
+    from live_biaxial_training.data import Piece, minor_weights, sample_batch
 
     major = (np.tile(key_prime(2), (8, 1, 1)) > 0).astype(np.uint8)  # D major, 128 steps
     minor = (np.tile(key_prime(4, minor=True), (8, 1, 1)) > 0).astype(np.uint8)  # E minor

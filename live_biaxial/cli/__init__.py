@@ -1,7 +1,7 @@
 """The `live-biaxial` command line: one parser, each command imported only when it runs.
 
 The live commands (play, ports, generate) live beside this file; the training commands (train, eval,
-export-onnx, bench, stats) in live_biaxial.training, which the live path never imports (nor torch).
+export-onnx, bench, stats) in live_biaxial_training, which the live path never imports (nor torch).
 Any LiveBiaxialError becomes one line on stderr and exit code 2.
 """
 
@@ -124,7 +124,7 @@ def _training_args():
     """The training package's command module (argparse and dataclasses only: torch is imported as a command runs)."""
     import importlib
 
-    return importlib.import_module("live_biaxial.training.cli")
+    return importlib.import_module("live_biaxial_training.cli")
 
 
 def _training():

@@ -1,1 +1,0 @@
-"""Offline training of the biaxial LSTM (torch). The live instrument never imports this."""
