@@ -1,5 +1,6 @@
 """The engine's logic on a fake port and a fake clock that runs flat out."""
 
+import threading
 import time
 
 import mido
@@ -283,3 +284,46 @@ def test_a_split_performance_uses_its_channels_and_leaves_nothing_hanging(cell):
     assert not hanging_notes(port.sent)
     released = {m.channel for m in port.sent if m.type == "control_change" and m.control == 123}
     assert {0, 1, 2} <= released  # CC 123 on every channel of the split
+
+
+def test_a_take_that_ends_with_notes_held_saves_every_note_ended(tmp_path):
+    """Stopped with a key down, or between a note's sending and its bookkeeping: the file still has no
+    note left sounding in either track."""
+    rec = Recorder(str(tmp_path / "held.mid"))
+    rec.add(mido.Message("note_on", note=60, velocity=80), track=0)
+    rec.add(mido.Message("note_on", note=64, velocity=80), track=0)
+    rec.add(mido.Message("note_off", note=64), track=0)
+    rec.add(mido.Message("note_on", channel=3, note=50, velocity=70), track=1)
+    rec.save()
+    midi = mido.MidiFile(tmp_path / "held.mid")
+    for track in midi.tracks:
+        notes = [x for x in track if not x.is_meta]
+        assert notes and not hanging_notes(notes)
+    assert [(m.type, m.note) for m in midi.tracks[0] if not m.is_meta] == [
+        ("note_on", 60), ("note_on", 64), ("note_off", 64), ("note_off", 60)]
+
+
+def test_play_sends_from_a_thread_of_its_own(monkeypatch, tmp_path):
+    """Python runs signal handlers in the main thread: with the clock on a thread of its own a Ctrl-C can
+    never land between a message going to the port and its being counted and recorded."""
+    from live_biaxial.cli import main
+    from live_biaxial.cli import play
+
+    class ThreadNotingPort(FakePort):
+        def __init__(self):
+            super().__init__()
+            self.senders = []  # (thread, message)
+
+        def send(self, msg):
+            self.senders.append((threading.current_thread(), msg))
+            super().send(msg)
+
+    port = ThreadNotingPort()
+    monkeypatch.setattr(play, "backend", lambda api: type("B", (), {"api": "fake"})())
+    monkeypatch.setattr(play, "open_output", lambda b, name: port)
+    rec = tmp_path / "take.mid"
+    assert main(["play", "--port", "fake", "--bars", "1", "--bpm", "300", "--density", "3",
+                 "--no-tui", "--quiet", "--record", str(rec)]) == 0
+    assert any(m.type == "note_on" for m in port.sent) and not hanging_notes(port.sent)
+    note_ons = [thread for thread, m in port.senders if m.type == "note_on"]
+    assert note_ons and threading.main_thread() not in note_ons  # the main thread only releases, at the end

@@ -101,11 +101,14 @@ def run_play(args) -> int:
             crashed = bool(app.return_code)
             if clock is not None:
                 clock.stop()
-        elif clock is not None:
-            clock.run(limit)
         else:
+            # The clock plays on its own thread, the main one only waits: a signal lands here, never
+            # between a message going to the port and its being counted (or recorded).
+            ticking = clock.start_thread(limit) if clock is not None else None
             while not done.wait(0.05):
-                if limit is not None and engine.sixteenth >= limit:
+                if ticking is not None and not ticking.is_alive():
+                    break
+                if ticking is None and limit is not None and engine.sixteenth >= limit:
                     break
     except KeyboardInterrupt:
         if not stopped_by:  # a KeyboardInterrupt from elsewhere is Ctrl-C too
@@ -114,6 +117,8 @@ def run_play(args) -> int:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):  # from here on a signal only waits its turn: notes off, recording
             signal.signal(sig, lambda signum, frame: stopped_by.append(signum))
+        if clock is not None:
+            clock.stop()
         engine.close()  # every sounding note gets its note-off, then CC 123; Start/Continue now ignored
         if recorder:
             _save(recorder)
