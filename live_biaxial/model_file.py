@@ -10,8 +10,12 @@ import numpy as np
 from .errors import ModelFileError
 from .music.representation import N_NOTES
 
-FORMAT = "live-biaxial-onnx/1"
+FORMAT = "live-biaxial-onnx/1"  # a solo model: the player's notes, if any, are merged into its own
+LISTENING_FORMAT = "live-biaxial-onnx/2"  # hears the player's part apart, and the meter
+FORMATS = (FORMAT, LISTENING_FORMAT)
 INPUTS = ("notes", "step", "state", "noise", "conservativity", "temperature", "play_bias")
+LISTENING_INPUTS = INPUTS + ("human", "meter")  # (78, 2) the player's part; (2,) [16ths per bar, per beat]
+COMMON_TIME = np.array([16, 4], np.int64)  # 4/4 at 16ths
 OUTPUTS = ("new_notes", "probs", "new_state")
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 2.0  # bounds of a model's default temperature (metadata)
 # the shipped model: exported/ in a checkout (and an editable install), live_biaxial/exported/ in a wheel
@@ -34,7 +38,7 @@ def session_options(threads: int = 1):
 
 
 class Cell:
-    """A loaded model file. ``cell(notes, step, state, noise, c, temperature, bias)`` runs one step.
+    """A loaded model file. ``cell(notes, step, state, noise, c, temperature, bias[, human, meter])`` runs one step.
 
     Outputs are written into buffers owned by the cell (no allocation per step). Two sets of
     buffers alternate, so the previous step's outputs can be fed straight back as inputs; a
@@ -55,11 +59,15 @@ class Cell:
         fmt = self.meta.get("format")
         if fmt is None:
             raise ModelFileError(f"{self.path}: an ONNX file, but not a live-biaxial model (no format metadata)")
-        if fmt != FORMAT:
-            raise ModelFileError(f"{self.path}: model format {fmt!r}; this version of live-biaxial plays {FORMAT!r}")
+        if fmt not in FORMATS:
+            raise ModelFileError(f"{self.path}: model format {fmt!r}; this version of live-biaxial plays "
+                                 + " and ".join(repr(f) for f in FORMATS))
+        self.listens = fmt == LISTENING_FORMAT  # else a solo model: callers merge the player's notes into notes
+        self.inputs = LISTENING_INPUTS if self.listens else INPUTS
         names = tuple(i.name for i in self.session.get_inputs())
-        if names != INPUTS:
-            raise ModelFileError(f"{self.path}: inputs {names} do not match {INPUTS}")
+        if names != self.inputs:
+            raise ModelFileError(f"{self.path}: damaged model: inputs {names} do not match {fmt!r}'s {self.inputs}")
+        self._silent_part = np.zeros((N_NOTES, 2), np.float32)  # the player's part when nobody plays
         self.state_size = self._meta_int("state_size", None)
         self.steps_per_beat = self._meta_int("steps_per_beat", 4)
         # the sampling temperature this model is played at unless the user picks one (chosen per model by
@@ -104,10 +112,15 @@ class Cell:
                 m[k] = json.loads(m[k])
         return m
 
-    def __call__(self, notes, step, state, noise, conservativity, temperature, play_bias):
+    def __call__(self, notes, step, state, noise, conservativity, temperature, play_bias, human=None, meter=None):
+        """One step. ``step``: the previous step's position in its bar (a solo model reads bits 0..3 of it);
+        ``human`` (78, 2) and ``meter`` (2,) reach a model that listens (default: nobody plays, 4/4)."""
         self._turn ^= 1
         b = self._bindings[self._turn]
-        for name, value in zip(INPUTS, (notes, step, state, noise, conservativity, temperature, play_bias)):
+        values = (notes, step, state, noise, conservativity, temperature, play_bias)
+        if self.listens:
+            values += (self._silent_part if human is None else human, COMMON_TIME if meter is None else meter)
+        for name, value in zip(self.inputs, values):
             b.bind_cpu_input(name, np.asarray(value))  # (ascontiguousarray would make 0-d arrays 1-d)
         self.session.run_with_iobinding(b)
         return self._outputs[self._turn]

@@ -12,6 +12,7 @@ class ModelConfig:
     dropout: float = 0.5
     steps_per_beat: int = 4  # 4 = one step per 16th note
     key_memory_steps: int = 0  # time constant of the key memory inputs in steps; 0 = none (the original's 80 inputs)
+    listens: bool = False  # the player's part and the meter are inputs (features.py); False = a solo model
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":

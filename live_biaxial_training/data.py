@@ -21,9 +21,10 @@ import numpy as np
 from live_biaxial.errors import BadMidiFile, DataError
 from live_biaxial.music.representation import N_NOTES, midi_to_matrix, pitches_to_matrix, voices_to_matrix
 from live_biaxial.music.generation import key_shift
+from live_biaxial.music.meter import grid
 from live_biaxial.music.stats import key_of, piece_keys, pitch_class_histogram
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: MIDI files keep their time signatures
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat, from the file name
 SPLITS = ("train", "valid", "test")
@@ -32,7 +33,10 @@ SPLITS = ("train", "valid", "test")
 @dataclasses.dataclass
 class Piece:
     name: str
-    matrix: np.ndarray  # (T, 78, 2) uint8
+    matrix: np.ndarray  # (T, 78, 2) uint8: every part together
+    voices: np.ndarray | None = None  # (T, V) int16 MIDI pitch of each voice, -1 silent (the separated chorales)
+    position: np.ndarray | None = None  # (T,) int64 16ths since the bar line (None: bars of 16 from step 0)
+    meter: np.ndarray | None = None  # (T, 2) int64 [16ths per bar, 16ths per beat] (None: 4/4)
 
 
 @dataclasses.dataclass
@@ -92,15 +96,26 @@ def _load_midi(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, str]
         try:
             m, rep = midi_to_matrix(path, steps_per_beat)
             note = f"cut at step {rep.cut_at_step} by its {rep.cut_reason}" if rep.cut_reason else ""
-            return {"matrix": m, "note": np.array(note)}
+            return {"matrix": m, "note": np.array(note), "meters": _meters_array(rep.meters)}
         except BadMidiFile as err:
-            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array("error:" + err.reason)}
+            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array("error:" + err.reason),
+                    "meters": _meters_array([])}
 
     v = _cached(_cache_key(raw, "midi", steps_per_beat), make)
     note = str(v["note"])
     if note.startswith("error:"):
         return None, note[len("error:"):]
-    return v["matrix"], note
+    return _with_grid(v["matrix"], v["meters"]), note
+
+
+def _meters_array(meters: list) -> np.ndarray:
+    return np.array(meters, np.int64).reshape(-1, 3)  # (K, 3) step, steps per bar, steps per beat
+
+
+def _with_grid(matrix: np.ndarray, meters: np.ndarray) -> tuple:
+    """(matrix, positions (T,), meters (T, 2)): where each step lies in its bar, by the file's time signatures."""
+    position, meter = grid([tuple(int(x) for x in row) for row in meters], matrix.shape[0])
+    return matrix, position, meter
 
 
 def _load_jsb(path: Path, steps_per_beat: int) -> dict[str, list[Piece]]:
@@ -120,17 +135,22 @@ def _load_jsb(path: Path, steps_per_beat: int) -> dict[str, list[Piece]]:
         out = {}
         for split in SPLITS:
             conv = voices_to_matrix if separated else pitches_to_matrix
-            mats = [conv(p) for p in d.get(split, []) if len(p)]
+            kept = [p for p in d.get(split, []) if len(p)]
+            mats = [conv(p) for p in kept]
             out[f"{split}_lengths"] = np.array([m.shape[0] for m in mats], dtype=np.int64)
             out[f"{split}_notes"] = np.concatenate(mats) if mats else np.zeros((0, N_NOTES, 2), np.uint8)
+            if separated:
+                out[f"{split}_voices"] = (np.concatenate([np.asarray(p, np.int16) for p in kept]) if kept
+                                          else np.zeros((0, 4), np.int16))
         return out
 
-    v = _cached(_cache_key(raw, "jsb", separated), make)
+    v = _cached(_cache_key(raw, "jsb", separated, "voices"), make)
     pieces = {}
     for split in SPLITS:
         ends = np.cumsum(v[f"{split}_lengths"])
         mats = np.split(v[f"{split}_notes"], ends[:-1]) if len(ends) else []
-        pieces[split] = [Piece(f"{path.stem}/{split}/{i}", m) for i, m in enumerate(mats)]
+        voices = np.split(v[f"{split}_voices"], ends[:-1]) if separated and len(ends) else [None] * len(mats)
+        pieces[split] = [Piece(f"{path.stem}/{split}/{i}", m, vs) for i, (m, vs) in enumerate(zip(mats, voices))]
     return pieces
 
 
@@ -161,15 +181,17 @@ def _load_music21(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, s
             midi_path.parent.mkdir(parents=True, exist_ok=True)
             score.write("midi", fp=str(midi_path))
             m, rep = midi_to_matrix(midi_path, steps_per_beat)
-            return {"matrix": m, "note": np.array(rep.cut_reason)}
+            return {"matrix": m, "note": np.array(rep.cut_reason), "meters": _meters_array(rep.meters)}
         except BadMidiFile as err:
-            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array("error:" + err.reason)}
+            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array("error:" + err.reason),
+                    "meters": _meters_array([])}
         except Exception as err:  # music21 raises many types on odd scores
-            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array(f"error:music21 could not read it ({err})")}
+            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "meters": _meters_array([]),
+                    "note": np.array(f"error:music21 could not read it ({err})")}
 
     v = _cached(_cache_key(raw, "music21", steps_per_beat), make)
     note = str(v["note"])
-    return (None, note[6:]) if note.startswith("error:") else (v["matrix"], note)
+    return (None, note[6:]) if note.startswith("error:") else (_with_grid(v["matrix"], v["meters"]), note)
 
 
 def load_data(
@@ -205,17 +227,18 @@ def load_data(
             files = [(p, _load_midi) for p in files]
         for path, loader in files:
             try:
-                matrix, note = loader(path, steps_per_beat)
+                loaded, note = loader(path, steps_per_beat)
             except OSError as err:
-                matrix, note = None, f"cannot read ({err.strerror})"
-            if matrix is None:
+                loaded, note = None, f"cannot read ({err.strerror})"
+            if loaded is None:
                 skipped.append(f"{path}: {note}")
                 log(f"skipped {path}: {note}")
                 continue
             if note:
                 log(f"note: {path}: {note}")
             name = str(path.relative_to(root)) if root is not None and root.is_dir() else path.name
-            splits[_split_of(name)].append(Piece(name, matrix))
+            matrix, position, meter = loaded
+            splits[_split_of(name)].append(Piece(name, matrix, position=position, meter=meter))
 
     short = {}
     for split in SPLITS:
@@ -260,8 +283,12 @@ def home_key_shift(matrix: np.ndarray) -> int:
 
 def to_home_key(data: Data) -> Data:
     """Every piece of every split moved to C major / A minor (``home_key_shift``)."""
-    splits = {s: [Piece(p.name, transposed(p.matrix, home_key_shift(p.matrix))) for p in pieces]
-              for s, pieces in data.splits.items()}
+    def moved(p: Piece) -> Piece:
+        shift = home_key_shift(p.matrix)
+        voices = None if p.voices is None else np.where(p.voices >= 0, p.voices + shift, -1).astype(np.int16)
+        return dataclasses.replace(p, matrix=transposed(p.matrix, shift), voices=voices)
+
+    splits = {s: [moved(p) for p in pieces] for s, pieces in data.splits.items()}
     return Data(splits, data.skipped, data.sources)
 
 

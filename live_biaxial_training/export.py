@@ -17,7 +17,8 @@ import torch
 
 from live_biaxial.errors import LiveBiaxialError, ModelFileError
 from live_biaxial.music.generation import generate, seed_step
-from live_biaxial.model_file import FORMAT, INPUTS, MAX_TEMPERATURE, MIN_TEMPERATURE, OUTPUTS, Cell
+from live_biaxial.model_file import (FORMAT, INPUTS, LISTENING_FORMAT, LISTENING_INPUTS, MAX_TEMPERATURE,
+                                     MIN_TEMPERATURE, OUTPUTS, Cell)
 from live_biaxial.music.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
 
 from . import checkpoint
@@ -29,8 +30,9 @@ VERIFY_STEPS = 64
 
 def example_inputs(cell: StepCell) -> tuple:
     notes = torch.zeros(N_NOTES, 2)
-    return (notes, torch.tensor(0), torch.zeros(N_NOTES, cell.state_size), torch.rand(N_NOTES, 2),
+    solo = (notes, torch.tensor(0), torch.zeros(N_NOTES, cell.state_size), torch.rand(N_NOTES, 2),
             torch.tensor(1.0), torch.tensor(1.0), torch.zeros(N_NOTES))
+    return solo + ((torch.zeros(N_NOTES, 2), torch.tensor([16, 4])) if cell.listens else ())
 
 
 def export(checkpoint_path: str, out: str | None = None, log=print, temperature: float | None = None) -> Path:
@@ -44,12 +46,13 @@ def export(checkpoint_path: str, out: str | None = None, log=print, temperature:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(cell, example_inputs(cell), str(out_path), input_names=list(INPUTS),
+        torch.onnx.export(cell, example_inputs(cell), str(out_path),
+                          input_names=list(LISTENING_INPUTS if cell.listens else INPUTS),
                           output_names=list(OUTPUTS), dynamo=False, opset_version=17)
 
     cfg = model.config
     meta = {
-        "format": FORMAT,
+        "format": LISTENING_FORMAT if cell.listens else FORMAT,
         "note_window": f"{LOW_NOTE}..{HIGH_NOTE}",
         "steps_per_beat": str(cfg.steps_per_beat),
         "time_sizes": json.dumps(list(cfg.time_sizes)),
@@ -92,6 +95,13 @@ def verify(cell: StepCell, path: Path) -> dict:
     """Same seed, same noise: torch and onnxruntime must agree."""
     ort_cell = Cell(path)
     kw = dict(n_steps=VERIFY_STEPS, seed_notes=seed_step(), seed=1234, anti_silence=1.0)
+    if cell.listens:  # the player's part: a chord of the seed's, then another, struck each bar
+        human = np.zeros((VERIFY_STEPS, N_NOTES, 2), np.float32)
+        for t in range(VERIFY_STEPS):
+            chord = (60, 64, 67) if t // 16 % 2 == 0 else (57, 60, 65)
+            human[t, [p - LOW_NOTE for p in chord], 0] = 1
+            human[t, [p - LOW_NOTE for p in chord], 1] = float(t % 16 == 0)
+        kw["human"] = human
     notes_t, probs_t = generate(torch_cell(cell), cell.state_size, **kw)
     notes_o, probs_o = generate(ort_cell, ort_cell.state_size, **kw)
     diff = float(np.abs(probs_t - probs_o).max())

@@ -16,6 +16,12 @@ With a key memory (``ModelConfig.key_memory_steps`` > 0) each note gets 12 more 
 the [63:75] context averaged over the past with an exponential decay of that many steps, so the
 time axis sees which pitch classes have been sounding for bars, not just at the last step. The
 original's inputs only reach one step back, and its generated music wanders off its key.
+
+A model that listens (``ModelConfig.listens``) gets, after those, per note:
+  [+0:+5]   the meter (``meter_features``): bar start, beat start, compound, triple, phase in the bar,
+            for the step the beat inputs describe; [75:79] are then bits 0..3 of its position in the bar
+  [+5:+67]  the player's part at the step being played (``PartFeatures``): (held, struck) of the
+            player's notes n-12..n+12 and the player's notes per pitch class, rotated to n's class
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ N_FEATURES = 80
 VICINITY = 12  # notes each side
 CONTEXT = slice(63, 75)  # the pitch-class counts in the 80 inputs
 KEY_MEMORY = 12  # inputs added by the key memory
+N_METER = 5  # inputs of the meter
+N_PART = 2 * (2 * VICINITY + 1) + 12  # inputs of the player's part: its notes around n, its pitch classes
 
 
 def _constants(device=None):
@@ -55,7 +63,9 @@ class NoteFeatures(torch.nn.Module):
         self.register_buffer("rotate_idx", rotate_idx, persistent=False)
         self.register_buffer("beat_div", beat_div, persistent=False)
 
-    def forward(self, state: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    def around(self, state: torch.Tensor) -> torch.Tensor:
+        """state (..., 78, 2) -> (..., 78, 62): the (play, articulate) of notes n-12..n+12 and the playing
+        notes per pitch class, rotated so index 0 is n's own class."""
         lead = state.shape[:-2]
         pad = torch.zeros(lead + (VICINITY, 2), dtype=state.dtype, device=state.device)
         padded = torch.cat([pad, state, pad], dim=-2)  # (..., 102, 2)
@@ -63,12 +73,28 @@ class NoteFeatures(torch.nn.Module):
         vicinity = vicinity.reshape(lead + (N_NOTES, 50))
         counts = state[..., 0] @ self.class_onehot  # (..., 12) playing notes per class
         context = counts[..., self.rotate_idx]  # (..., 78, 12)
+        return torch.cat([vicinity, context], dim=-1)
+
+    def forward(self, state: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        lead = state.shape[:-2]
+        near = self.around(state)  # (..., 78, 62)
         bits = torch.remainder(torch.div(step[..., None], self.beat_div, rounding_mode="floor"), 2)
         beat = (2 * bits - 1).to(state.dtype)  # (..., 4)
         beat = beat[..., None, :].expand(lead + (N_NOTES, 4))
         static = self.static.expand(lead + (N_NOTES, 13))
         zero = torch.zeros(lead + (N_NOTES, 1), dtype=state.dtype, device=state.device)
-        return torch.cat([static, vicinity, context, beat, zero], dim=-1)  # (..., 78, 80)
+        return torch.cat([static, near, beat, zero], dim=-1)  # (..., 78, 80)
+
+
+def meter_features(position: torch.Tensor, meter: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """position (...) int64: 16ths since the bar line; meter (..., 2) int64: [16ths per bar, 16ths per beat]
+    -> (..., 5) in -1..1: on the bar line, on a beat, a compound meter (beats of three 8ths), a triple one
+    (three beats a bar), the phase in the bar (-1 at the bar line, towards +1 at its end)."""
+    bar, beat = meter[..., 0], meter[..., 1]
+    sign = lambda b: 2 * b.to(dtype) - 1  # noqa: E731
+    return torch.stack([sign(position == 0), sign(torch.remainder(position, beat) == 0),
+                        sign(torch.remainder(beat, 3) == 0), sign(bar == 3 * beat),
+                        2 * position.to(dtype) / bar.to(dtype) - 1], dim=-1)
 
 
 def key_memory_decay(steps: int) -> float:

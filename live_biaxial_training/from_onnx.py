@@ -41,7 +41,8 @@ def state_dict_from_fused(w: dict[str, np.ndarray], cfg: ModelConfig) -> dict[st
         out |= _lstm(f"time_layers.{k}", fused[:-h], fused[-h:], w[f"time_b.{k}"])
     p1 = cfg.pitch_sizes[0]
     below, hidden = w["p0_w"][:-p1], w["p0_w"][-p1:]  # (2, 4P1) the note below; (P1, 4P1) recurrent
-    out |= _lstm("pitch_layers.0", np.concatenate([w["p0_time_w"], below]), hidden, w["p0_b"])  # inputs [time h, below]
+    inputs = [w["p0_time_w"], below] + ([w["p0_human_w"]] if cfg.listens else [])  # [time h, below(, the player's bits)]
+    out |= _lstm("pitch_layers.0", np.concatenate(inputs), hidden, w["p0_b"])
     for k in range(1, len(cfg.pitch_sizes)):
         fused, n_in = w[f"pitch_w.{k - 1}"], cfg.pitch_sizes[k - 1]  # (P_{k-1} + P_k + 1, 4P_k): bias as last row
         out |= _lstm(f"pitch_layers.{k}", fused[:n_in], fused[n_in:-1], fused[-1])
@@ -60,7 +61,7 @@ def load_exported(path: str | Path) -> dict:
     cfg = ModelConfig(time_sizes=tuple(meta["time_sizes"]), pitch_sizes=tuple(meta["pitch_sizes"]),
                       dropout=float(meta.get("dropout", ModelConfig.dropout)),
                       steps_per_beat=int(meta.get("steps_per_beat", 4)),
-                      key_memory_steps=int(meta.get("key_memory_steps", 0)))
+                      key_memory_steps=int(meta.get("key_memory_steps", 0)), listens=cell.listens)
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     model = BiaxialLSTM(cfg)
     try:

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .features import CONTEXT, KEY_MEMORY, N_FEATURES, N_NOTES, NoteFeatures, key_memory_decay, key_memory_over_time, key_memory_step
+from .features import (CONTEXT, KEY_MEMORY, N_FEATURES, N_METER, N_NOTES, N_PART, NoteFeatures, key_memory_decay,
+                       key_memory_over_time, key_memory_step, meter_features)
 from .lstm import FusedLSTM
 
 
@@ -51,10 +52,12 @@ class BiaxialLSTM(nn.Module):
         super().__init__()
         self.config = config
         self.features = NoteFeatures()
-        self.n_inputs = N_FEATURES + (KEY_MEMORY if config.key_memory_steps else 0)
+        self.n_inputs = (N_FEATURES + (KEY_MEMORY if config.key_memory_steps else 0)
+                         + (N_METER + N_PART if config.listens else 0))
         sizes = (self.n_inputs,) + tuple(config.time_sizes)
         self.time_layers = nn.ModuleList(FusedLSTM(i, o) for i, o in zip(sizes, sizes[1:]))
-        sizes = (config.time_sizes[-1] + 2,) + tuple(config.pitch_sizes)
+        # the pitch axis: [time output, the chosen bits of the note below (, the player's bits at this note)]
+        sizes = (config.time_sizes[-1] + 2 + (2 if config.listens else 0),) + tuple(config.pitch_sizes)
         self.pitch_layers = nn.ModuleList(FusedLSTM(i, o) for i, o in zip(sizes, sizes[1:]))
         self.out = nn.Linear(config.pitch_sizes[-1], 2)
         self.drop = ByteDropout(config.dropout)
@@ -74,47 +77,59 @@ class BiaxialLSTM(nn.Module):
             lstm.bias_hh_l0[h : 2 * h].fill_(0.0)
         self.out.bias.copy_(torch.tensor([-3.0, 0.0]))
 
-    def forward(self, states: torch.Tensor, steps: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, states: torch.Tensor, steps: torch.Tensor, inputs: torch.Tensor | None = None,
+                human: torch.Tensor | None = None, meter: torch.Tensor | None = None) -> torch.Tensor:
         """states (B, T+1, 78, 2) float, steps (B, T+1) int64 -> logits (B, T, 78, 2) of states[:, 1:].
 
         inputs (B, T+1, 78, 2): the notes the time axis reads, when not states (see train.with_own_notes);
-        the pitch axis always reads the true notes below, as the targets are the true notes."""
-        x = self.time_axis(states if inputs is None else inputs, steps)  # (B, T, 78, H)
+        the pitch axis always reads the true notes below, as the targets are the true notes.
+        A model that listens: steps are positions in the bar, meter (B, T+1, 2) [16ths per bar, per beat],
+        human (B, T+1, 78, 2) the player's part; step t is played hearing the player's step t."""
+        x = self.time_axis(states if inputs is None else inputs, steps, human, meter)  # (B, T, 78, H)
         B, T = x.shape[:2]
         target = states[:, 1:]  # (B, T, 78, 2)
         below = F.pad(target[:, :, :-1], (0, 0, 1, 0))  # (B, T, 78, 2): the chosen bits of note n-1
-        y = torch.cat([x, below], dim=-1).reshape(B * T, N_NOTES, -1)  # batch x time folded
+        parts = [x, below] + ([human[:, 1:].to(x.dtype)] if self.config.listens else [])
+        y = torch.cat(parts, dim=-1).reshape(B * T, N_NOTES, -1)  # batch x time folded
         for lstm in self.pitch_layers:
             y = self.drop(lstm(y)[0])  # (B*T, 78, P)
         return self.out(y).reshape(B, T, N_NOTES, 2)
 
-    def time_axis(self, states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    def time_axis(self, states: torch.Tensor, steps: torch.Tensor, human: torch.Tensor | None = None,
+                  meter: torch.Tensor | None = None) -> torch.Tensor:
         """states (B, T+1, 78, 2), steps (B, T+1) -> the time stack's outputs (B, T, 78, H) for steps 1..T."""
         x = self.features(states[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
         if self.config.key_memory_steps:
             memory = key_memory_over_time(x[..., CONTEXT], key_memory_decay(self.config.key_memory_steps))
             x = torch.cat([x, memory], dim=-1)  # (B, T, 78, 92)
         B, T = x.shape[:2]
+        if self.config.listens:
+            bar = meter_features(steps[:, :-1], meter[:, :-1], x.dtype)  # (B, T, 5)
+            x = torch.cat([x, bar[:, :, None].expand(B, T, N_NOTES, N_METER),
+                           self.features.around(human[:, 1:].to(x.dtype))], dim=-1)  # (B, T, 78, n_inputs)
         x = x.permute(0, 2, 1, 3).reshape(B * N_NOTES, T, self.n_inputs)  # notes folded into batch
         for lstm in self.time_layers:
             x = self.drop(lstm(x)[0])  # (B*78, T, H)
         return x.reshape(B, N_NOTES, T, -1).permute(0, 2, 1, 3)  # (B, T, 78, H)
 
     @torch.no_grad()
-    def walk(self, hidden: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def walk(self, hidden: torch.Tensor, noise: torch.Tensor, human: torch.Tensor | None = None) -> torch.Tensor:
         """Whole chords drawn up the pitch axis, as generation draws them: hidden (B, T, 78, H) time-axis
         outputs, noise (B, T, 78, 2) uniform -> notes (B, T, 78, 2), every (b, t) walked at once.
 
         Note n plays if u < P(play | the notes drawn below it), articulates if it plays and u2 < P(artic):
-        StepCell's rule at temperature 1, so for the same noise it draws the same notes."""
+        StepCell's rule at temperature 1, so for the same noise it draws the same notes.
+        human (B, T, 78, 2): the player's part at those steps (a model that listens)."""
         B, T, _, H = hidden.shape
         h = hidden.reshape(B * T, N_NOTES, H)
+        if self.config.listens:
+            h = torch.cat([h, human.reshape(B * T, N_NOTES, 2).to(h.dtype)], dim=-1)  # the player's bits at n
         u = noise.reshape(B * T, N_NOTES, 2)
         state = [None] * len(self.pitch_layers)
         below = torch.zeros(B * T, 2, dtype=hidden.dtype, device=hidden.device)  # the chosen bits of note n-1
         notes = []
         for n in range(N_NOTES):
-            y = torch.cat([h[:, n], below], dim=-1)[:, None]  # (B*T, 1, H+2)
+            y = torch.cat([h[:, n, :H], below, h[:, n, H:]], dim=-1)[:, None]  # (B*T, 1, H+2(+2))
             for k, lstm in enumerate(self.pitch_layers):
                 y, state[k] = lstm(y, state[k])
             p = torch.sigmoid(self.out(y[:, 0]).float())  # (B*T, 2)
@@ -175,6 +190,9 @@ class StepCell(nn.Module):
       conservativity () float: P(play) is raised to this power (the original's anti-silence)
       temperature () float: logits are divided by it (-> 0: the most likely notes)
       play_bias (78,) float: added to the play logits (-inf forbids a note)
+    and, for a model that listens (``step`` is then the previous step's position in its bar):
+      human (78, 2) float: the player's part at the step being played (held, struck)
+      meter (2,) int64: the previous step's bar: [16ths per bar, 16ths per beat]
     Outputs
       new_notes (78, 2), probs (78, 2) [P(play), P(articulate)], new_state (78, S)
 
@@ -191,6 +209,7 @@ class StepCell(nn.Module):
         self.time_sizes = list(cfg.time_sizes)
         self.pitch_sizes = list(cfg.pitch_sizes)
         self.key_memory_decay = key_memory_decay(cfg.key_memory_steps) if cfg.key_memory_steps else None
+        self.listens = cfg.listens
         frozen = lambda t: nn.Parameter(t.detach().clone().contiguous(), requires_grad=False)  # noqa: E731
         with torch.no_grad():
             self.time_w = nn.ParameterList(frozen(_fused(l)) for l in model.time_layers)  # (in+H, 4H)
@@ -200,7 +219,9 @@ class StepCell(nn.Module):
             # pitch layer 1: the time-output part for all notes at once; [below, h] per note
             self.p0_time_w = frozen(first.weight_ih_l0[:, :h_time].t())  # (H, 4P1)
             self.p0_b = frozen(first.bias_ih_l0 + first.bias_hh_l0)
-            self.p0_w = frozen(torch.cat([first.weight_ih_l0[:, h_time:].t(), first.weight_hh_l0.t()]))  # (2+P1, 4P1)
+            self.p0_w = frozen(torch.cat([first.weight_ih_l0[:, h_time : h_time + 2].t(), first.weight_hh_l0.t()]))  # (2+P1, 4P1)
+            if cfg.listens:  # the player's bits at each note: known before the walk, so added for all notes at once
+                self.p0_human_w = frozen(first.weight_ih_l0[:, h_time + 2 :].t())  # (2, 4P1)
             self.pitch_w = nn.ParameterList(frozen(_fused(l, with_bias_row=True)) for l in model.pitch_layers[1:])
             self.out_w = frozen(model.out.weight.t())  # (P, 2)
             self.out_b = frozen(model.out.bias)
@@ -209,12 +230,15 @@ class StepCell(nn.Module):
     def state_size(self) -> int:
         return 2 * sum(self.time_sizes) + (KEY_MEMORY if self.key_memory_decay is not None else 0)
 
-    def forward(self, notes, step, state, noise, conservativity, temperature, play_bias):
+    def forward(self, notes, step, state, noise, conservativity, temperature, play_bias, human=None, meter=None):
         x = self.features(notes, step)  # (78, 80)
         new_state = []
         if self.key_memory_decay is not None:
             memory = key_memory_step(state[:, -KEY_MEMORY:], x[:, CONTEXT], self.key_memory_decay)  # (78, 12)
             x = torch.cat([x, memory], dim=-1)  # (78, 92)
+        if self.listens:
+            bar = meter_features(step, meter, x.dtype)[None].expand(N_NOTES, N_METER)  # (78, 5)
+            x = torch.cat([x, bar, self.features.around(human)], dim=-1)  # (78, n_inputs)
         offset = 0
         for w, b, size in zip(self.time_w, self.time_b, self.time_sizes):
             h, c = state[:, offset : offset + size], state[:, offset + size : offset + 2 * size]
@@ -222,7 +246,10 @@ class StepCell(nn.Module):
             h, c = _lstm_gates(torch.cat([x, h], dim=-1) @ w + b, c)  # (78, H)
             new_state += [h, c]
             x = h
-        pre = (x @ self.p0_time_w + self.p0_b).split(1)  # 78 x (1, 4P1)
+        pre = x @ self.p0_time_w + self.p0_b  # (78, 4P1)
+        if self.listens:
+            pre = pre + human @ self.p0_human_w
+        pre = pre.split(1)  # 78 x (1, 4P1)
 
         temp = torch.clamp(temperature, min=1e-4)
         u = torch.clamp(noise, 1e-7, 1 - 1e-7)  # (78, 2)

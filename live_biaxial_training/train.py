@@ -28,6 +28,7 @@ from .config import ModelConfig, TrainConfig
 from .data import Data, minor_weights, sample_batch
 from .evaluate import evaluate
 from .model import BiaxialLSTM, StepCell, loss_per_step
+from .parts import sample_part_batch
 
 
 def pick_device(name: str) -> torch.device:
@@ -51,9 +52,12 @@ def torch_cell(cell: StepCell):
 
     @torch.no_grad()
     def step(*arrays):
+        if cell.listens and len(arrays) == 7:  # nobody plays, 4/4 (as Cell does)
+            arrays += (np.zeros((78, 2), np.float32), np.array([16, 4], np.int64))
         outs = cell(*(torch.as_tensor(a) for a in arrays))
         return tuple(o.numpy() for o in outs)
 
+    step.listens = cell.listens
     return step
 
 
@@ -124,7 +128,8 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
 
 
 @torch.no_grad()
-def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor, share: float) -> torch.Tensor:
+def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor, share: float,
+                   human: torch.Tensor | None = None, meter: torch.Tensor | None = None) -> torch.Tensor:
     """Parallel scheduled sampling (Duckworth et al. 2019): states (B, T+1, 78, 2) -> the inputs to train on,
     where a random ``share`` of steps 1..T holds a chord drawn from the model given the true past (dropout
     off), walked up the pitch axis note by note as generation draws it, instead of the real one. Generation
@@ -134,7 +139,8 @@ def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor
     was_training = model.training
     model.eval()
     noise = torch.rand(states[:, 1:].shape, device=states.device)  # (B, T, 78, 2)
-    drawn = model.walk(model.time_axis(states, steps), noise)  # (B, T, 78, 2) for states[:, 1:]
+    hidden = model.time_axis(states, steps, human, meter)
+    drawn = model.walk(hidden, noise, None if human is None else human[:, 1:])  # (B, T, 78, 2) for states[:, 1:]
     model.train(was_training)
     replace = torch.rand(states.shape[:2], device=states.device) < share  # (B, T+1)
     replace[:, 0] = False  # the first step has no prediction
@@ -214,7 +220,8 @@ def train(
         checkpoint.load_widened(model, parent["model"], parent["path"])
         start_step = parent["step"]
         stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg, dev), "init_from": parent["path"],
-                                               "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr}]
+                                               "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr,
+                                               **({"listens": True} if model_config.listens else {})}]
     averaged = WeightAverage(model, cfg.average) if cfg.average else None
     if averaged is not None and blob is not None and blob.get("averaged"):
         averaged.load_state_dict(blob["averaged"])
@@ -230,6 +237,8 @@ def train(
               f"from {init_from} at batch {start_step}" if init_from else "new")
     if model_config.key_memory_steps:
         origin += f", key memory {model_config.key_memory_steps} steps"
+    if model_config.listens:
+        origin += ", listening (the player's part and the meter are inputs)"
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary = data.summary()
@@ -258,12 +267,21 @@ def train(
         while step < cfg.batches:
             rng = np.random.default_rng([cfg.seed, step, rank])  # batches depend on (seed, step): resume is exact
             torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)  # dropout masks likewise
-            states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
-                                         cfg.segment_start_multiple, cfg.transpose, weights)
+            human_t = meter_t = None
+            if model_config.listens:  # the player's voices and the model's, drawn per segment (parts.py)
+                batch = sample_part_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
+                                          cfg.segment_start_multiple, cfg.transpose, weights)
+                states, steps = batch["states"], batch["steps"]
+                human_t = torch.from_numpy(batch["human"]).to(dev)  # (B, T, 78, 2)
+                meter_t = torch.from_numpy(batch["meter"]).to(dev)  # (B, T, 2)
+            else:
+                states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
+                                             cfg.segment_start_multiple, cfg.transpose, weights)
             states_t = torch.from_numpy(states).to(dev)
             steps_t = torch.from_numpy(steps).to(dev)
-            inputs = with_own_notes(model, states_t, steps_t, cfg.own_notes) if cfg.own_notes else None
-            logits = net(states_t, steps_t, inputs)  # (B, T, 78, 2), matmuls in cfg.precision
+            inputs = (with_own_notes(model, states_t, steps_t, cfg.own_notes, human_t, meter_t)
+                      if cfg.own_notes else None)
+            logits = net(states_t, steps_t, inputs, human_t, meter_t)  # (B, T, 78, 2), matmuls in cfg.precision
             loss = loss_per_step(logits.float(), states_t[:, 1:])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from live_biaxial.errors import BadMidiFile
+from live_biaxial.errors import BadMidiFile, LiveBiaxialError
+from live_biaxial.music.meter import grid, meter_steps, parse_meter
 from live_biaxial.music.representation import (
     LOW_NOTE, N_NOTES, matrix_to_midi, midi_to_matrix, normalize, pitches_to_matrix, voices_to_matrix,
 )
@@ -82,20 +83,49 @@ def test_notes_outside_the_window_are_dropped_and_counted():
     assert m[0, 0, 0] == 1 and m[0, N_NOTES - 1, 0] == 1
 
 
-def test_a_three_four_time_signature_ends_the_piece_and_is_reported():
-    ts = lambda n: mido.MetaMessage("time_signature", numerator=n, denominator=4)  # noqa: E731
-    events = [(0, ts(4)), (0, on(60)), (8 * Q, off(60)), (4 * Q, ts(3)), (8 * Q, on(62)), (9 * Q, off(62))]
+def test_a_piece_that_changes_to_three_four_is_read_whole_and_its_bars_follow_the_change(tmp_path):
+    ts = lambda n, d=4: mido.MetaMessage("time_signature", numerator=n, denominator=d)  # noqa: E731
+    events = [(0, ts(4)), (0, on(60)), (8 * Q, off(60)), (8 * Q, ts(3)), (14 * Q, on(62)), (15 * Q, off(62))]
     m, rep = midi_to_matrix(midi_file(events))
-    assert m.shape[0] == 16 and rep.cut_at_step == 16 and "3/4" in rep.cut_reason
-    assert m[:, 62 - LOW_NOTE, 0].sum() == 0
-    m, rep = midi_to_matrix(midi_file(events), cut_time_signatures=False)
-    assert m[:, 62 - LOW_NOTE, 0].sum() == 4
+    assert rep.cut_reason == "" and m[:, 62 - LOW_NOTE, 0].sum() == 4
+    assert rep.meters == [(0, 16, 4), (32, 12, 4)]  # 4/4, then 3/4 from bar 3 (step 32)
+    position, meter = grid(rep.meters, m.shape[0])
+    assert position[31] == 15 and position[32] == 0 and position[44] == 0  # bars of 12 16ths from the change
+    assert (meter[32:] == (12, 4)).all() and (meter[:32] == (16, 4)).all()
 
 
-def test_a_piece_in_three_four_from_the_start_has_no_usable_notes():
-    events = [(0, mido.MetaMessage("time_signature", numerator=3, denominator=4)), (0, on(60)), (Q, off(60))]
-    with pytest.raises(BadMidiFile, match="3/4"):
-        midi_to_matrix(midi_file(events))
+def test_six_eight_beats_in_dotted_quarters(tmp_path):
+    path = tmp_path / "jig.mid"
+    midi = mido.MidiFile(ticks_per_beat=Q)
+    track = mido.MidiTrack([mido.MetaMessage("time_signature", numerator=6, denominator=8, time=0)])
+    for k in range(8):  # eight dotted quarters: four bars of 6/8
+        track += [mido.Message("note_on", note=60 + k, velocity=80, time=0),
+                  mido.Message("note_off", note=60 + k, time=3 * Q // 2)]
+    midi.tracks.append(track)
+    midi.save(path)
+    m, rep = midi_to_matrix(path)
+    assert rep.meters == [(0, 12, 6)] and m.shape[0] == 48
+    position, _ = grid(rep.meters, m.shape[0])
+    assert list(np.flatnonzero(position == 0)) == [0, 12, 24, 36]
+
+
+def test_meters_as_the_model_counts_them():
+    assert [meter_steps(*ts) for ts in [(2, 4), (3, 4), (4, 4), (6, 8), (9, 8), (12, 8), (3, 8), (2, 2)]] == [
+        (8, 4), (12, 4), (16, 4), (12, 6), (18, 6), (24, 6), (6, 2), (16, 8)]
+    assert meter_steps(5, 16, steps_per_beat=1) is None  # not on a grid of quarter notes
+    assert parse_meter("6/8") == (12, 6)
+    for bad in ("6", "x/4", "3/5", "0/4"):
+        with pytest.raises(LiveBiaxialError, match="--meter"):
+            parse_meter(bad)
+
+
+def test_a_meter_off_the_grid_ends_the_piece_and_is_reported():
+    ts = mido.MetaMessage("time_signature", numerator=5, denominator=16)
+    events = [(0, on(60)), (8 * Q, off(60)), (8 * Q, ts), (8 * Q, on(62)), (9 * Q, off(62))]
+    m, rep = midi_to_matrix(midi_file(events), steps_per_beat=1)
+    assert m.shape[0] == 8 and rep.cut_at_step == 8 and "5/16" in rep.cut_reason
+    with pytest.raises(BadMidiFile, match="5/16"):
+        midi_to_matrix(midi_file([(0, ts), (0, on(60)), (Q, off(60))]), steps_per_beat=1)
 
 
 def test_writer_uses_tempo_channel_and_velocity():

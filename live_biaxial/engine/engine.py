@@ -45,7 +45,11 @@ class Engine:
         self.notes = seed_step()  # (78, 2)
         self.state = np.zeros((N_NOTES, cell.state_size), np.float32)
         self.noise = np.zeros((N_NOTES, 2), np.float32)
-        self.seen = np.zeros((N_NOTES, 2), np.float32)  # what the model is fed: its notes and the player's
+        self.seen = np.zeros((N_NOTES, 2), np.float32)  # what a solo model is fed: its notes and the player's
+        self.part = np.zeros((N_NOTES, 2), np.float32)  # what a model that listens hears of the player (held, struck)
+        self.meter = np.array(settings.meter, np.int64)  # (2,) [16ths per bar, 16ths per beat]
+        self.bar_steps = int(settings.meter[0])
+        self.listens = bool(getattr(cell, "listens", False))
         # the prepared 16th
         self.next_notes = np.zeros((N_NOTES, 2), np.float32)
         self.next_probs = np.zeros((N_NOTES, 2), np.float32)
@@ -115,10 +119,14 @@ class Engine:
         self.close()
 
     def _warm_up(self, steps: int = 8) -> None:
-        """Pay onnxruntime's first-run costs now, not on the first 16th."""
+        """Pay onnxruntime's first-run costs now, not on the first 16th (and time the last steps)."""
         state = np.zeros_like(self.state)
+        times = []
         for i in range(steps):
+            t0 = time.perf_counter()
             self.cell(self.notes, np.int64(i), state, self.noise, np.float32(1), np.float32(1), self.controls.play_bias)
+            times.append(time.perf_counter() - t0)
+        self._warm_p99_s = max(times[steps // 2 :])
 
     # ---- the clock's calls -------------------------------------------------------------
     def start(self, sixteenth: int, t: float) -> None:
@@ -183,9 +191,28 @@ class Engine:
             self.sixteenth += 1
             if early:
                 self._retime(t, next_t)
-            self._request(delay=self.settings.quiet_share * dt16 if dt16 is not None else 0.0)
-            if (played + 1) % 16 == 0:
-                self._bar_done(played // 16 + 1)
+            self._request(delay=self._step_delay(dt16))
+            if (played + 1) % self.bar_steps == 0:
+                self._bar_done(played // self.bar_steps + 1)
+
+    def _step_delay(self, dt16: float | None) -> float:
+        """How long after a tick the next 16th's step starts. A solo model: quiet_share of a 16th (the notes
+        just sent get through the MIDI driver first). A model that listens: as late as the step's measured
+        p99 allows, twice over plus margin_s (and any early sending) before the next tick, so a chord struck
+        just before the tick is heard in the 16th it sounds with."""
+        if dt16 is None:
+            return 0.0
+        quiet = self.settings.quiet_share * dt16
+        if not self.listens:
+            return quiet
+        p99 = self._step_p99_s()
+        lead = 2 * p99 + self.settings.margin_s + max(0.0, -self.settings.offset_s)
+        return max(quiet, dt16 - lead)
+
+    def _step_p99_s(self) -> float:
+        """The step's p99 in seconds over the last 256 steps (the warm-up's until there are 16)."""
+        recent = list(self.step_ms)[-256:]
+        return float(np.percentile(recent, 99)) / 1e3 if len(recent) >= 16 else self._warm_p99_s
 
     # ---- the worker ------------------------------------------------------------------------
     def _request(self, delay: float = 0.0) -> None:
@@ -248,15 +275,24 @@ class Engine:
         self.rule.strength = c.anti_silence
         seen = self.notes
         with self._human_lock:
-            if self.human_held.any() or self.human_struck.any():
+            if self.listens:  # the player's part, apart from the model's own notes
+                self.part[:, 0] = self.human_held | self.human_struck
+                self.part[:, 1] = self.human_struck
+                self.human_struck[:] = False
+            elif self.human_held.any() or self.human_struck.any():  # a solo model hears them as its own
                 seen = self.seen
                 seen[:] = self.notes
                 seen[:, 0] = np.maximum(seen[:, 0], self.human_held | self.human_struck)
                 seen[:, 1] = np.maximum(seen[:, 1], self.human_struck)
                 self.human_struck[:] = False
         self.rng.random(out=self.noise, dtype=np.float32)
-        new, probs, state = self.cell(seen, np.int64(sixteenth - 1), self.state, self.noise,
-                                      np.float32(self.rule.c), np.float32(c.temperature), c.play_bias)
+        position = np.int64((sixteenth - 1) % self.bar_steps)  # the previous 16th's place in its bar
+        if self.listens:
+            new, probs, state = self.cell(seen, position, self.state, self.noise, np.float32(self.rule.c),
+                                          np.float32(c.temperature), c.play_bias, self.part, self.meter)
+        else:
+            new, probs, state = self.cell(seen, position, self.state, self.noise,
+                                          np.float32(self.rule.c), np.float32(c.temperature), c.play_bias)
         self.next_notes[:] = new
         self.next_probs[:] = probs
         self.state = state  # the cell alternates two output buffers: no copy needed

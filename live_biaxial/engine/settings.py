@@ -29,6 +29,12 @@ class EngineSettings:
     # Parts to channels (0-based): the lowest voice, the highest, the ones between (notes.SoundingNotes.changes);
     # None: every note on the console's channel.
     split: tuple[int, int, int] | None = None
+    # The meter: [16ths per bar, 16ths per beat] (4/4: 16, 4; 6/8: 12, 6). A model that listens hears it;
+    # bars are counted in it.
+    meter: tuple[int, int] = (16, 4)
+    # A model that listens computes each 16th this late: its step starts margin_s + 2 x the step's p99
+    # before the tick, so what the player strikes until then is heard in the very 16th it plays with.
+    margin_s: float = 0.004
 
     @property
     def early(self) -> bool:

@@ -1,7 +1,9 @@
 """The original's ``gen_adaptive`` loop, for any single-step cell (onnxruntime or torch).
 
-A cell is a callable ``cell(notes, step, state, noise, conservativity, temperature, play_bias)``
-returning ``(new_notes (78, 2), probs (78, 2), new_state)``, all numpy arrays.
+A cell is a callable ``cell(notes, step, state, noise, conservativity, temperature, play_bias[, human, meter])``
+returning ``(new_notes (78, 2), probs (78, 2), new_state)``, all numpy arrays; ``step`` is the previous
+step's position in its bar. A cell whose ``listens`` is true takes the player's part (78, 2) and the
+meter (2,) [16ths per bar, 16ths per beat] as well; a solo one hears the player merged into its notes.
 """
 
 from __future__ import annotations
@@ -85,11 +87,15 @@ def generate(
     temperature: float = 1.0,
     play_bias: np.ndarray | None = None,
     prime: np.ndarray | None = None,
+    human: np.ndarray | None = None,
+    meter: tuple[int, int] = (16, 4),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walk n_steps from a seed step -> (notes (n_steps, 78, 2) uint8, probs (n_steps, 78, 2)).
 
     prime (P, 78, 2): music to go on from instead of the seed step. The model hears it step by step
-    (each real step fed in place of what it would have played), then plays the P+1-th step on."""
+    (each real step fed in place of what it would have played), then plays the P+1-th step on.
+    human (n_steps, 78, 2): the player's part, heard at each step as it is played (a model that listens
+    hears it apart; a solo model merged into the notes it played before). meter: [16ths per bar, per beat]."""
     rng = np.random.default_rng(seed)
     notes = np.zeros((N_NOTES, 2), np.float32) if seed_notes is None else np.asarray(seed_notes, np.float32)
     state = np.zeros((N_NOTES, state_size), np.float32)
@@ -102,9 +108,18 @@ def generate(
     if prime is not None and len(prime):
         notes, state = hear(cell, prime, state, rule, temp, bias)
         step = len(prime) - 1
+    listens = bool(getattr(cell, "listens", False))
+    bar = np.array(meter, np.int64)
     for t in range(n_steps):
         noise = rng.random((N_NOTES, 2), dtype=np.float32)
-        notes, p, state = cell(notes, np.int64(step), state, noise, np.float32(rule.c), temp, bias)
+        position = np.int64(step % bar[0])
+        if listens:
+            part = np.zeros((N_NOTES, 2), np.float32) if human is None else np.asarray(human[t], np.float32)
+            notes, p, state = cell(notes, position, state, noise, np.float32(rule.c), temp, bias, part, bar)
+        else:
+            if human is not None:  # the solo model's way of hearing: the player's notes as if its own
+                notes = np.maximum(notes, human[t])
+            notes, p, state = cell(notes, position, state, noise, np.float32(rule.c), temp, bias)
         out[t], probs[t] = notes, p
         rule.update(int(notes[:, 0].sum()))
         step += 1

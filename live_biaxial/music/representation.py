@@ -16,13 +16,13 @@ import mido
 import numpy as np
 
 from ..errors import BadMidiFile
+from .meter import meter_steps
 
 LOW_NOTE = 24  # MIDI number of note index 0
 N_NOTES = 78  # the window: MIDI 24..101
 HIGH_NOTE = LOW_NOTE + N_NOTES - 1
 PLAY, ARTIC = 0, 1
 DRUM_CHANNEL = 9  # "channel 10" in musicians' numbering
-ALLOWED_NUMERATORS = (2, 4)  # the original keeps 2/4 and 4/4 material only
 
 
 @dataclasses.dataclass
@@ -34,6 +34,8 @@ class LoadReport:
     dropped_drums: int = 0
     cut_at_step: int | None = None  # set when a time signature ended the piece early
     cut_reason: str = ""
+    # the time signatures followed: (step, steps per bar, steps per beat) (music/meter.py); none = 4/4
+    meters: list = dataclasses.field(default_factory=list)
 
 
 def normalize(matrix: np.ndarray) -> np.ndarray:
@@ -56,7 +58,9 @@ def midi_to_matrix(
 ) -> tuple[np.ndarray, LoadReport]:
     """Read a MIDI file into a note-state matrix (T, 78, 2) uint8 and a report.
 
-    Raises BadMidiFile if the file cannot be parsed or has no usable notes.
+    Its time signatures go into ``report.meters`` (music/meter.py: 2/4, 3/4, 4/4, 6/8, 9/8, 12/8, ...); one
+    the grid of steps cannot count (e.g. 5/16 at quarter notes) ends the piece there, unless
+    ``cut_time_signatures`` is False. Raises BadMidiFile if the file cannot be parsed or has no usable notes.
     """
     path = getattr(source, "filename", None) or str(source)
     midi = source if isinstance(source, mido.MidiFile) else read_midi_file(source)
@@ -70,11 +74,15 @@ def midi_to_matrix(
     tick = 0
     for msg in mido.merge_tracks(midi.tracks):
         tick += msg.time
-        if msg.type == "time_signature" and cut_time_signatures:
-            if msg.numerator not in ALLOWED_NUMERATORS:
+        if msg.type == "time_signature":
+            steps = meter_steps(msg.numerator, msg.denominator, steps_per_beat)
+            if steps is None and cut_time_signatures:
                 cut_tick = tick
                 report.cut_reason = f"time signature {msg.numerator}/{msg.denominator}"
                 break
+            if steps is not None:
+                step = int(round(tick / ticks_per_step))
+                report.meters = [m for m in report.meters if m[0] != step] + [(step, *steps)]
         if msg.type not in ("note_on", "note_off"):
             continue
         key = (msg.channel, msg.note)
@@ -103,7 +111,7 @@ def midi_to_matrix(
     if not kept:
         why = "no notes in the MIDI 24..101 window"
         if report.cut_reason:
-            why += f" before its {report.cut_reason} (only 2/4 and 4/4 are used)"
+            why += f" before its {report.cut_reason} (a meter not on the grid of {steps_per_beat} steps a beat)"
         raise BadMidiFile(path, why)
 
     n_steps = max(n_steps, max(e for _, _, e in kept))
@@ -141,8 +149,9 @@ def matrix_to_midi(
     channel: int = 0,
     velocity: int | np.ndarray = 64,
     ticks_per_beat: int = 480,
+    time_signature: tuple[int, int] = (4, 4),
 ) -> mido.MidiFile:
-    """Write a note-state matrix (T, 78, 2) as a type 1 MIDI file.
+    """Write a note-state matrix (T, 78, 2) as a type 1 MIDI file (in one time signature).
 
     velocity: one number, or an array (T, 78) giving each note-on's velocity.
     A note-on where a note starts or re-articulates, a note-off where it stops.
@@ -152,7 +161,7 @@ def matrix_to_midi(
     vel = np.broadcast_to(np.asarray(velocity), m.shape[:2])
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
-    track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    track.append(mido.MetaMessage("time_signature", numerator=time_signature[0], denominator=time_signature[1], time=0))
     last_tick = 0
     prev = np.zeros(N_NOTES, dtype=np.uint8)
     for t in range(m.shape[0] + 1):

@@ -1,0 +1,99 @@
+"""The player's part and the model's: training segments split by voice, the way a listening model is played.
+
+A piece whose voices are apart (the separated chorales: soprano, alto, tenor, bass) gives, per segment,
+the player a few of its voices and the model the others. Which ones is drawn per segment
+(``PLAYER_PARTS``): none (the model plays solo), the soprano (it harmonises a melody), the bass (it plays
+over a bass line), both, or any other one or two voices. A piece without voices is played solo.
+
+What the model hears of the player when it plays step t: the player's part at step t itself (held and
+struck), as well as its own notes of step t-1. Live, the engine computes step t just before its tick
+(engine.py), so a chord the player holds, or strikes ahead of the tick, is heard; a note struck on or
+after the tick is heard a 16th later, as a held note.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from live_biaxial.music.representation import ARTIC, LOW_NOTE, N_NOTES, PLAY
+
+VOICE_NAMES = "SATB"  # the separated chorales' order
+# the player's voices per segment and how often each is drawn
+PLAYER_PARTS: dict[tuple[int, ...], float] = {
+    (): 0.20, (0,): 0.25, (3,): 0.15, (0, 3): 0.15,
+    (1,): 0.05, (2,): 0.05,
+    (0, 1): 0.03, (0, 2): 0.03, (1, 2): 0.03, (1, 3): 0.03, (2, 3): 0.03,
+}
+# the splits the validation figure averages, and the accompaniment bench reports (player -> model)
+EVAL_PARTS: dict[str, tuple[int, ...]] = {"none": (), "S": (0,), "B": (3,), "SB": (0, 3)}
+
+
+def part_name(player: tuple[int, ...]) -> str:
+    """(0, 3) -> 'SB -> AT'; () -> 'none -> SATB'."""
+    own = "".join(VOICE_NAMES[v] for v in range(len(VOICE_NAMES)) if v not in player)
+    return f"{''.join(VOICE_NAMES[v] for v in player) or 'none'} -> {own}"
+
+
+def voices_matrix(voices: np.ndarray, which, shift: int = 0) -> np.ndarray:
+    """voices (T, V) int MIDI pitches (-1 silent), the voices to take -> (T, 78, 2) float32 (play, articulate).
+
+    A voice articulates where its pitch changes or it enters after a rest (the chorales do not tell a held
+    note from a repeated one); two voices on one pitch are one note, struck if either strikes it.
+    ``shift`` moves every pitch by that many semitones; notes that leave the window are dropped."""
+    T = voices.shape[0]
+    m = np.zeros((T, N_NOTES, 2), np.float32)
+    t = np.arange(T)
+    for v in which:
+        p = voices[:, v].astype(np.int64)
+        before = np.concatenate([[-1], p[:-1]])
+        sounding = p >= 0
+        n = p + shift - LOW_NOTE
+        ok = sounding & (n >= 0) & (n < N_NOTES)
+        m[t[ok], n[ok], PLAY] = 1
+        strike = ok & (p != before)
+        m[t[strike], n[strike], ARTIC] = 1
+    return m
+
+
+def positions(piece, start: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(steps,) positions in the bar and (steps, 2) meters of piece steps start .. start+steps-1 (a start of
+    -1: the silent step before the piece, at the end of a bar before the first)."""
+    idx = np.arange(start, start + steps)
+    if piece.position is None:
+        return idx % 16, np.tile(np.array([16, 4], np.int64), (steps, 1))
+    clipped = np.clip(idx, 0, None)
+    meter = piece.meter[clipped]
+    pos = np.where(idx < 0, (piece.position[0] - 1) % meter[:, 0], piece.position[clipped])
+    return pos.astype(np.int64), meter.astype(np.int64)
+
+
+def sample_part_batch(pieces, rng: np.random.Generator, batch_size: int, segment_steps: int,
+                      start_multiple: int = 16, transpose: int = 0, weights: np.ndarray | None = None) -> dict:
+    """Random segments, each with the player's voices drawn from PLAYER_PARTS -> dict of
+    states (B, T, 78, 2) float32 (the model's part), human (B, T, 78, 2) float32 (the player's),
+    steps (B, T) int64 positions in the bar, meter (B, T, 2) int64, and player: the voices drawn."""
+    from .data import transposed
+
+    parts = list(PLAYER_PARTS)
+    chance = np.array(list(PLAYER_PARTS.values()))
+    states = np.zeros((batch_size, segment_steps, N_NOTES, 2), np.float32)
+    human = np.zeros_like(states)
+    steps = np.zeros((batch_size, segment_steps), np.int64)
+    meter = np.zeros((batch_size, segment_steps, 2), np.int64)
+    players = []
+    for b in range(batch_size):
+        piece = pieces[rng.integers(len(pieces)) if weights is None else rng.choice(len(pieces), p=weights)]
+        n_starts = (piece.matrix.shape[0] - segment_steps) // start_multiple + 1
+        start = int(rng.integers(n_starts)) * start_multiple
+        shift = int(rng.integers(-transpose, transpose + 1)) if transpose else 0
+        player = parts[rng.choice(len(parts), p=chance)] if piece.voices is not None else ()
+        if piece.voices is not None:
+            seg = piece.voices[start : start + segment_steps]
+            own = [v for v in range(seg.shape[1]) if v not in player]
+            states[b] = voices_matrix(seg, own, shift)
+            human[b] = voices_matrix(seg, player, shift)
+        else:
+            states[b] = transposed(piece.matrix[start : start + segment_steps], shift)
+        steps[b], meter[b] = positions(piece, start, segment_steps)
+        players.append(player)
+    return {"states": states, "human": human, "steps": steps, "meter": meter, "player": players}

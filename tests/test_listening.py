@@ -1,0 +1,175 @@
+"""A model that listens: the player's part and the meter as inputs, the voice split of its training batches,
+its step graph and model file."""
+
+import numpy as np
+import pytest
+import torch
+
+from live_biaxial.errors import ModelFileError
+from live_biaxial.model_file import Cell
+from live_biaxial.music.representation import LOW_NOTE, voices_to_matrix
+from live_biaxial_training import checkpoint
+from live_biaxial_training.config import ModelConfig, TrainConfig
+from live_biaxial_training.data import Piece
+from live_biaxial_training.features import N_METER, N_PART, meter_features
+from live_biaxial_training.model import BiaxialLSTM, StepCell
+from live_biaxial_training.parts import EVAL_PARTS, PLAYER_PARTS, sample_part_batch, voices_matrix
+from tests.conftest import run_cli
+
+SIZES = dict(time_sizes=(20, 12), pitch_sizes=(10, 6), dropout=0.0)
+
+
+def chorale(steps=64, seed=0):
+    """Four voices (T, 4) moving by step, each held two 16ths or more, the tenor resting a while."""
+    rng = np.random.default_rng(seed)
+    base = np.array([72, 65, 58, 48])
+    voices = np.zeros((steps, 4), np.int16)
+    for t in range(0, steps, 2):
+        voices[t : t + 2] = base + rng.integers(-2, 3, 4)
+    voices[10:14, 2] = -1
+    return voices
+
+
+def test_a_voice_matrix_strikes_where_a_voice_moves_or_enters_and_parts_together_make_the_piece():
+    v = chorale()
+    both = voices_matrix(v, [0, 1, 2, 3])
+    np.testing.assert_array_equal(both, voices_to_matrix(v.tolist()))
+    soprano = voices_matrix(v, [0])
+    assert soprano[0, v[0, 0] - LOW_NOTE, 1] == 1  # struck as it enters
+    held = [t for t in range(1, 64) if v[t, 0] == v[t - 1, 0]]
+    assert held and all(soprano[t, v[t, 0] - LOW_NOTE].tolist() == [1, 0] for t in held)
+    assert voices_matrix(v, [2])[10:14, :, 0].sum() == 0  # the rest
+    up = voices_matrix(v, [0], shift=3)
+    np.testing.assert_array_equal(up[:, 3:], soprano[:, :-3])
+
+
+def test_each_segment_gives_the_player_some_voices_and_the_model_the_others():
+    pieces = [Piece(f"p{i}", voices_to_matrix(chorale(192, i).tolist()), chorale(192, i)) for i in range(3)]
+    drawn = []
+    for seed in range(40):
+        b = sample_part_batch(pieces, np.random.default_rng(seed), 4, 64, 16, transpose=0)
+        for k, player in enumerate(b["player"]):
+            drawn.append(player)
+            own, human = b["states"][k, :, :, 0] > 0, b["human"][k, :, :, 0] > 0
+            assert b["steps"][k, 0] == 0 and (b["meter"][k] == (16, 4)).all()  # segments start on a bar line
+            assert not human.any() if player == () else human.any()
+            # what the two hold together is the whole piece's segment
+            assert ((own | human) == (b["states"][k, :, :, 0] + b["human"][k, :, :, 0] > 0)).all()
+    counts = {p: drawn.count(p) for p in PLAYER_PARTS}
+    assert all(counts[p] > 0 for p in EVAL_PARTS.values()), counts  # none, S, B and SB all drawn
+    assert counts[(0,)] > counts[(1,)]  # the soprano far more often than the alto alone
+    solo = [Piece("midi", voices_to_matrix(chorale(128).tolist()))]  # no voices: played solo
+    b = sample_part_batch(solo, np.random.default_rng(0), 2, 64, 16)
+    assert b["player"] == [(), ()] and b["human"].sum() == 0 and b["states"].sum() > 0
+
+
+def test_meter_features_mark_the_bar_the_beat_and_the_kind_of_meter():
+    pos = torch.tensor([0, 4, 6, 5])
+    f = meter_features(pos, torch.tensor([[16, 4], [12, 4], [12, 6], [24, 6]]))
+    assert f.shape == (4, N_METER)
+    assert f[:, 0].tolist() == [1, -1, -1, -1]  # on the bar line
+    assert f[:, 1].tolist() == [1, 1, 1, -1]  # on a beat (the second of 6/8 is at 6)
+    assert f[:, 2].tolist() == [-1, -1, 1, 1]  # compound: 6/8 and 12/8
+    assert f[:, 3].tolist() == [-1, 1, -1, -1]  # triple: 3/4
+    assert f[0, 4] == -1 and abs(f[1, 4] - (2 * 4 / 12 - 1)) < 1e-6
+
+
+def listening_model(seed=5) -> BiaxialLSTM:
+    torch.manual_seed(seed)
+    model = BiaxialLSTM(ModelConfig(**SIZES, listens=True)).eval()
+    with torch.no_grad():  # the new inputs' weights away from zero, so they matter
+        model.time_layers[0].weight_ih_l0[:, -(N_METER + N_PART):].normal_(0, 0.3)
+        model.pitch_layers[0].weight_ih_l0[:, -2:].normal_(0, 1.0)
+    return model
+
+
+def test_a_solo_model_widened_to_listen_plays_as_before_until_it_learns_to():
+    torch.manual_seed(2)
+    parent = BiaxialLSTM(ModelConfig(**SIZES)).eval()
+    child = BiaxialLSTM(ModelConfig(**SIZES, listens=True)).eval()
+    checkpoint.load_widened(child, parent.state_dict(), "parent.pt")
+    v = chorale()
+    states = torch.from_numpy(voices_matrix(v, [1, 2, 3]))[None]
+    human = torch.from_numpy(voices_matrix(v, [0]))[None]
+    steps = torch.arange(64)[None] % 16
+    meter = torch.tensor([16, 4]).expand(1, 64, 2)
+    with torch.no_grad():
+        assert torch.equal(parent(states, steps), child(states, steps, None, human, meter))
+        heard = listening_model()
+        assert not torch.allclose(heard(states, steps, None, human, meter),
+                                  heard(states, steps, None, torch.zeros_like(human), meter), atol=1e-3)
+
+
+def test_the_step_graph_hears_the_player_as_the_training_forward_does():
+    model = listening_model()
+    cell = StepCell(model)
+    v = chorale(24)
+    human = torch.from_numpy(voices_matrix(v, [0, 3]))  # (T, 78, 2) soprano and bass: the player's
+    meter = torch.tensor([12, 6])  # 6/8
+    notes = torch.zeros(78, 2)
+    seq, probs = [notes], []
+    state = torch.zeros(78, cell.state_size)
+    with torch.no_grad():
+        for t in range(24):
+            new, p, state = cell(seq[-1], torch.tensor((t - 1) % 12), state, torch.rand(78, 2), torch.tensor(1.0),
+                                 torch.tensor(1.0), torch.zeros(78), human[t], meter)
+            seq.append(new)
+            probs.append(p)
+        states = torch.stack(seq)[None]  # (1, 25, 78, 2)
+        steps = (torch.arange(-1, 24) % 12)[None]
+        heard = torch.cat([torch.zeros(1, 78, 2), human])[None]
+        logits = model(states, steps, None, heard, meter.expand(1, 25, 2))
+    np.testing.assert_allclose(torch.stack(probs).numpy(), torch.sigmoid(logits[0]).numpy(), atol=1e-5)
+    # the walk draws what the step draws, for the same noise
+    noise = torch.rand(1, 1, 78, 2)
+    with torch.no_grad():
+        walked = model.walk(model.time_axis(states[:, :2], steps[:, :2], heard[:, :2], meter.expand(1, 2, 2)),
+                            noise, heard[:, 1:2])
+        stepped, _, _ = cell(states[0, 0], steps[0, 0], torch.zeros(78, cell.state_size), noise[0, 0],
+                             torch.tensor(1.0), torch.tensor(1.0), torch.zeros(78), heard[0, 1], meter)
+    assert torch.equal(walked[0, 0], stepped)
+
+
+@pytest.fixture(scope="module")
+def listening_file(tmp_path_factory):
+    d = tmp_path_factory.mktemp("listening")
+    checkpoint.save(d / "last.pt", listening_model(), None, 0, TrainConfig(), {"data_summary": {}})
+    r = run_cli("export-onnx", d / "last.pt", "--out", d / "listens.onnx")
+    assert r.returncode == 0 and "notes identical" in r.stdout, r.stderr
+    return d / "listens.onnx"
+
+
+def test_an_exported_listening_model_is_format_2_and_hears_the_player(listening_file):
+    cell = Cell(listening_file)
+    assert cell.listens and cell.meta["format"] == "live-biaxial-onnx/2"
+    args = (np.zeros((78, 2), np.float32), np.int64(3), np.zeros((78, cell.state_size), np.float32),
+            np.full((78, 2), 0.5, np.float32), np.float32(1), np.float32(1), np.zeros(78, np.float32))
+    alone = cell(*args)[1].copy()
+    part = np.zeros((78, 2), np.float32)
+    part[[60 - LOW_NOTE, 64 - LOW_NOTE, 67 - LOW_NOTE]] = 1
+    heard = cell(*args, part, np.array([16, 4], np.int64))[1].copy()
+    assert not np.allclose(alone, heard, atol=1e-4)
+    np.testing.assert_allclose(cell(*args)[1], alone)  # nobody playing is the default
+    # and it goes back into training weights as it came out
+    again = checkpoint.load(listening_file)
+    assert again["model_config"]["listens"] is True
+
+
+def test_a_model_file_whose_inputs_do_not_fit_its_format_is_refused_in_one_line(listening_file, tiny_model, tmp_path):
+    import onnx
+
+    proto = onnx.load(str(tiny_model[1]))
+    for entry in proto.metadata_props:
+        if entry.key == "format":
+            entry.value = "live-biaxial-onnx/2"
+    bad = tmp_path / "solo_as_2.onnx"
+    onnx.save(proto, str(bad))
+    with pytest.raises(ModelFileError, match="damaged model: inputs .* do not match 'live-biaxial-onnx/2'"):
+        Cell(bad)
+    for entry in proto.metadata_props:
+        if entry.key == "format":
+            entry.value = "live-biaxial-onnx/9"
+    onnx.save(proto, str(bad))
+    with pytest.raises(ModelFileError, match="plays 'live-biaxial-onnx/1' and 'live-biaxial-onnx/2'"):
+        Cell(bad)
+    assert not Cell(tiny_model[1]).listens  # the solo format still plays
