@@ -161,7 +161,8 @@ class Console(App):
     def refresh_view(self) -> None:
         e, c = self.engine, self.engine.controls
         s16 = max(e.sixteenth - 1, 0)
-        position = f"{s16 // 16 + 1}:{s16 // 4 % 4 + 1}:{s16 % 4 + 1}"
+        bar, beat = int(e.meter[0]), int(e.meter[1])
+        position = f"{s16 // bar + 1}:{s16 % bar // beat + 1}:{s16 % beat + 1}"
         if self.follower is not None:
             bpm = self.follower.bpm
             health = "no clock" if self.follower.dropped or bpm is None else "locked"

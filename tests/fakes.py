@@ -8,7 +8,7 @@ from live_biaxial.engine import Engine, EngineSettings
 
 # No real time passes between the pulses of flat_out: the clock waits for each step, and the step
 # need not wait for the notes to get through a MIDI driver.
-FLAT_OUT = EngineSettings(max_wait_s=10.0, quiet_share=0.0)
+FLAT_OUT = EngineSettings(max_wait_s=10.0, quiet_share=0.0, late_step=False)
 
 
 class FakePort:
@@ -66,7 +66,16 @@ class CountingCell:
         self.state_size = cell.state_size
         self.steps, self.fed = [], []
 
+        self.listens = getattr(cell, "listens", False)
+        self.heard, self.meters = [], []  # what a listening cell was given of the player, and the meter
+        self.played = []  # the notes each step chose
+
     def __call__(self, notes, step, *rest):
         self.steps.append(int(step))
         self.fed.append(np.array(notes))
-        return self.cell(notes, step, *rest)
+        if len(rest) == 7:
+            self.heard.append(np.array(rest[5]))
+            self.meters.append(tuple(int(x) for x in rest[6]))
+        out = self.cell(notes, step, *rest)
+        self.played.append(np.array(out[0]))
+        return out

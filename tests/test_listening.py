@@ -173,3 +173,32 @@ def test_a_model_file_whose_inputs_do_not_fit_its_format_is_refused_in_one_line(
     with pytest.raises(ModelFileError, match="plays 'live-biaxial-onnx/1' and 'live-biaxial-onnx/2'"):
         Cell(bad)
     assert not Cell(tiny_model[1]).listens  # the solo format still plays
+
+
+def test_the_engine_gives_a_listening_model_the_player_apart_and_the_meter(listening_file):
+    import mido
+
+    from tests.fakes import CountingCell, FakePort, flat_engine, flat_out
+
+    cell = CountingCell(Cell(listening_file))
+    bars = []
+    engine = flat_engine(cell, FakePort(), meter=(12, 6))
+    engine.on_bar = bars.append
+    flat_out(engine, 2)
+    engine.human(mido.Message("note_on", note=60, velocity=90))
+    flat_out(engine, 2, start=False)
+    engine.human(mido.Message("note_off", note=60))
+    flat_out(engine, 22, start=False)
+    engine.close()
+    n = 60 - LOW_NOTE
+    struck = [k for k, h in enumerate(cell.heard) if h[n, 1]]
+    assert len(struck) == 1  # struck once, then held
+    k = struck[0]
+    assert cell.heard[k + 1][n].tolist() == [1, 0] and not cell.heard[k + 2][n].any()
+    # the model is fed back what it played, never the player's notes as its own (warm-up steps first)
+    first = len(cell.fed) - len(cell.heard)
+    steps = list(zip(cell.fed[first + 1 :], cell.played[first:]))
+    assert len(steps) > 20 and all(np.array_equal(fed, played) for fed, played in steps)
+    assert set(cell.meters) == {(12, 6)}
+    assert cell.steps[-12:] == [(s - 1) % 12 for s in range(14, 26)]  # the previous 16th's place in its bar
+    assert [b["bar"] for b in bars] == [1, 2]  # 26 16ths of 6/8: two whole bars

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from ..errors import LiveBiaxialError
-from .options import key_of_args, temperature_of
+from .options import key_of_args, meter_of, temperature_of
 
 
 def run_generate(args) -> int:
     from pathlib import Path
 
+    import mido
     import numpy as np
 
     from ..model_file import Cell
@@ -18,28 +19,46 @@ def run_generate(args) -> int:
 
     if args.bars < 1 or not 20 <= args.bpm <= 300:
         raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
+    if args.accompany and args.prime:
+        raise LiveBiaxialError("--accompany and --prime: choose one (the part to play along with, or music to go on from)")
     cell = Cell(args.model)
-    steps = args.bars * 4 * cell.steps_per_beat
+    (bar_steps, beat_steps), signature = meter_of(args)
+    steps = args.bars * bar_steps
     temperature = temperature_of(args, cell)
     key = key_of_args(args)
     root, scale, cadence = key or (0, "major", None)
     bias = Controls(key_root=root, scale=scale).play_bias if args.lock else None  # (78,) -inf outside the scale
     prime = midi_to_matrix(args.prime, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2), part of the music
+    part = None
+    if args.accompany:  # (T, 78, 2): the player's part, heard step by step as the model plays
+        part, report = midi_to_matrix(args.accompany, cell.steps_per_beat)
+        steps = len(part)
+        if report.meters and args.meter == "4/4":  # the part's own time signature, unless --meter says otherwise
+            _, bar_steps, beat_steps = report.meters[0]
     heard = cadence if prime is None else prime  # what the model hears first; the cadence is not written
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
-                        anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard)
+                        anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard,
+                        human=part, meter=(bar_steps, beat_steps))
     music = notes if prime is None else np.concatenate([prime, notes])  # (P + steps, 78, 2)
     out = Path(args.out)
-    midi = matrix_to_midi(music, bpm=args.bpm, steps_per_beat=cell.steps_per_beat, velocity=args.velocity)
+    write = dict(bpm=args.bpm, steps_per_beat=cell.steps_per_beat, time_signature=signature)
+    midi = matrix_to_midi(music, velocity=args.velocity, **write)
+    if part is not None:  # the improviser's track first, then the part's (on the next channel)
+        midi.tracks[0].insert(0, mido.MetaMessage("track_name", name="live-biaxial", time=0))
+        track = matrix_to_midi(part, velocity=args.velocity, channel=1, **write).tracks[0]
+        track.insert(0, mido.MetaMessage("track_name", name=Path(args.accompany).stem, time=0))
+        midi.tracks.append(track)
     try:
         midi.save(out)
     except OSError as err:
         raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
     silent = int((notes[:, :, 0].sum(1) == 0).sum())
-    after = "" if prime is None else f"{args.prime} ({len(prime) / (4 * cell.steps_per_beat):g} bars) then "
+    after = "" if prime is None else f"{args.prime} ({len(prime) / bar_steps:g} bars) then "
+    length = f"{steps / bar_steps:g} bars" if part is None else f"{steps / bar_steps:g} bars along with {args.accompany}"
     in_key = "" if key is None else f", in {args.key.strip()}" + (", locked" if args.lock else "")
-    print(f"wrote {out}: {after}{args.bars} bars, {note_ons(midi)} notes, {silent} silent 16ths "
-          f"(model {cell.path.name}, seed {args.seed}, temperature {temperature:g}{in_key})")
+    hears = "" if part is None or cell.listens else ", a solo model: it hears the part as its own notes"
+    print(f"wrote {out}: {after}{length}, {note_ons(mido.MidiFile(tracks=midi.tracks[:1]))} notes, {silent} silent "
+          f"16ths (model {cell.path.name}, seed {args.seed}, temperature {temperature:g}{in_key}{hears})")
     if args.plot:
         from ..plot import piano_roll_png
 

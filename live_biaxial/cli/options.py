@@ -1,4 +1,4 @@
-"""Options shared by the commands that play the model (`play`, `generate`): temperature and key."""
+"""Options shared by the commands that play the model (`play`, `generate`): temperature, key and meter."""
 
 from __future__ import annotations
 
@@ -35,3 +35,18 @@ def key_of_args(args):
         return None
     root, scale = parse_key(args.key)
     return root, scale, key_prime(root, scale in MINOR_SCALES)
+
+
+def add_meter_arg(p) -> None:
+    p.add_argument("--meter", default="4/4",
+                   help="the time signature, e.g. 3/4, 6/8, 12/8 (default 4/4): bars are counted in it and a model "
+                        "that listens hears its strong and weak beats")
+
+
+def meter_of(args) -> tuple[tuple[int, int], tuple[int, int]]:
+    """--meter as ((16ths per bar, 16ths per beat), (numerator, denominator))."""
+    from ..music.meter import parse_meter
+
+    steps = parse_meter(args.meter)
+    num, _, den = args.meter.partition("/")
+    return steps, (int(num), int(den))

@@ -14,7 +14,7 @@ from ..errors import LiveBiaxialError
 from ..model_file import Cell
 from ..music.controls import Controls
 from ..ports import PortWatch, backend, open_input, open_output, system_name
-from .options import key_of_args, temperature_of
+from .options import key_of_args, meter_of, temperature_of
 
 
 def run_ports(args) -> int:
@@ -53,7 +53,8 @@ def run_play(args) -> int:
     recorder = Recorder(args.record, args.bpm) if args.record else None
     tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
     quiet = args.quiet or tui
-    settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed, split=split,
+    meter, _ = meter_of(args)
+    settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed, split=split, meter=meter,
                               burst_limit=6 if b.api == "UNIX_JACK" else 0,
                               send_early=bool(args.clock_in) and not args.on_tick)
     engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence,
@@ -81,7 +82,7 @@ def run_play(args) -> int:
         print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" +
               (f", following the clock of {ins[-1].name!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
               flush=True)
-        limit = args.bars * 16 if args.bars else None
+        limit = args.bars * meter[0] if args.bars else None
         if not args.clock_in:
             clock = InternalClock(engine, args.bpm)
             if args.send_clock:

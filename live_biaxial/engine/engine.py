@@ -203,7 +203,7 @@ class Engine:
         if dt16 is None:
             return 0.0
         quiet = self.settings.quiet_share * dt16
-        if not self.listens:
+        if not (self.listens and self.settings.late_step):
             return quiet
         p99 = self._step_p99_s()
         lead = 2 * p99 + self.settings.margin_s + max(0.0, -self.settings.offset_s)

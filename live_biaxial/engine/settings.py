@@ -32,8 +32,10 @@ class EngineSettings:
     # The meter: [16ths per bar, 16ths per beat] (4/4: 16, 4; 6/8: 12, 6). A model that listens hears it;
     # bars are counted in it.
     meter: tuple[int, int] = (16, 4)
-    # A model that listens computes each 16th this late: its step starts margin_s + 2 x the step's p99
-    # before the tick, so what the player strikes until then is heard in the very 16th it plays with.
+    # A model that listens computes each 16th late: its step starts margin_s + 2 x the step's p99 before
+    # the tick, so what the player strikes until then is heard in the very 16th it plays with. A clock
+    # that runs flat out (tests) turns this off: its pulses do not keep real time.
+    late_step: bool = True
     margin_s: float = 0.004
 
     @property
