@@ -202,3 +202,22 @@ def test_the_engine_gives_a_listening_model_the_player_apart_and_the_meter(liste
     assert set(cell.meters) == {(12, 6)}
     assert cell.steps[-12:] == [(s - 1) % 12 for s in range(14, 26)]  # the previous 16th's place in its bar
     assert [b["bar"] for b in bars] == [1, 2]  # 26 16ths of 6/8: two whole bars
+
+
+def test_a_listening_model_steps_as_late_as_its_step_time_allows(listening_file, tiny_model):
+    from live_biaxial.engine import Engine, EngineSettings
+    from tests.fakes import FakePort
+
+    listening = Engine(Cell(listening_file), FakePort(), settings=EngineSettings(margin_s=0.004)).open()
+    solo = Engine(Cell(tiny_model[1]), FakePort()).open()
+    try:
+        dt16 = 0.125  # 120 BPM
+        listening.step_ms.extend([1.0] * 100 + [2.0] * 2)  # p99 about 2 ms
+        p99 = listening._step_p99_s()
+        assert 0.001 <= p99 <= 0.002
+        assert listening._step_delay(dt16) == pytest.approx(dt16 - 2 * p99 - 0.004)
+        assert solo._step_delay(dt16) == pytest.approx(0.25 * dt16)  # a solo model: a quarter of the 16th in
+        assert listening._step_delay(0.008) == pytest.approx(0.25 * 0.008)  # never earlier than that
+    finally:
+        listening.close()
+        solo.close()
