@@ -221,3 +221,29 @@ def test_a_listening_model_steps_as_late_as_its_step_time_allows(listening_file,
     finally:
         listening.close()
         solo.close()
+
+
+def test_generate_accompanies_a_part_in_its_meter_on_two_tracks(listening_file, tmp_path):
+    import mido
+
+    part = tmp_path / "melody.mid"
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("time_signature", numerator=3, denominator=4, time=0)])
+    for k, note in enumerate([67, 69, 71, 72, 71, 69, 67, 66, 67]):  # nine quarter notes: three bars of 3/4
+        track += [mido.Message("note_on", note=note, velocity=80, time=0), mido.Message("note_off", note=note, time=480)]
+    midi.tracks.append(track)
+    midi.save(part)
+    out = tmp_path / "duet.mid"
+    r = run_cli("generate", "--model", listening_file, "--accompany", part, "--out", out, "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    assert "3 bars along with" in r.stdout
+    duet = mido.MidiFile(out)
+    assert [t.name for t in duet.tracks] == ["live-biaxial", "melody"]
+    sig = [m for m in duet.tracks[0] if m.type == "time_signature"][0]
+    assert (sig.numerator, sig.denominator) == (3, 4)  # no --meter: the part's own
+    melody = [m.note for m in duet.tracks[1] if m.type == "note_on" and m.velocity]
+    assert melody == [67, 69, 71, 72, 71, 69, 67, 66, 67]
+    r = run_cli("generate", "--model", listening_file, "--accompany", part, "--prime", part, "--out", out)
+    assert r.returncode == 2 and "choose one" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("generate", "--model", listening_file, "--meter", "7/5", "--out", out)
+    assert r.returncode == 2 and "--meter 7/5" in r.stderr

@@ -15,7 +15,7 @@ def run_generate(args) -> int:
     from ..model_file import Cell
     from ..music.controls import Controls
     from ..music.generation import generate, seed_step
-    from ..music.representation import matrix_to_midi, midi_to_matrix, note_ons
+    from ..music.representation import matrix_to_midi, midi_to_matrix, note_ons, read_midi_file
 
     if args.bars < 1 or not 20 <= args.bpm <= 300:
         raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
@@ -31,10 +31,13 @@ def run_generate(args) -> int:
     prime = midi_to_matrix(args.prime, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2), part of the music
     part = None
     if args.accompany:  # (T, 78, 2): the player's part, heard step by step as the model plays
-        part, report = midi_to_matrix(args.accompany, cell.steps_per_beat)
+        source = read_midi_file(args.accompany)
+        part, report = midi_to_matrix(source, cell.steps_per_beat)
         steps = len(part)
+        signatures = [m for track in source.tracks for m in track if m.type == "time_signature"]
         if report.meters and args.meter == "4/4":  # the part's own time signature, unless --meter says otherwise
             _, bar_steps, beat_steps = report.meters[0]
+            signature = (signatures[0].numerator, signatures[0].denominator)
     heard = cadence if prime is None else prime  # what the model hears first; the cadence is not written
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
                         anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard,
