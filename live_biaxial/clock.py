@@ -135,6 +135,8 @@ class MidiClockFollower:
         self._owed = 0  # pulses counted as lost at the last pulse (a late one shows up right after)
         self._on_time = False  # the last pulse came where the DLL predicted it
         self._strayed = False  # the last pulse was far from its prediction (a second one relocks)
+        self._scatter = 0.0  # mean distance of pulses from their predicted slots, seconds
+        self._sums = [0.0] * 6  # the line fitted through the pulses while locking (_add, _fit)
         self.running = False
         self.dropped = False
         self._lock = threading.Lock()
@@ -168,32 +170,43 @@ class MidiClockFollower:
         gap = t - self.last_pulse if self.last_pulse is not None else None
         if gap is None or self.dropped or (self.interval and gap >= 4 * self.interval):
             self._relock(t)
-        elif self._owed and gap < (1 - RELOCK_SHARE) * self.interval:  # the "lost" one was only late:
-            self._owed -= 1  # this pulse was counted already
-            self.lost_pulses -= 1
-            self.last_pulse, self._on_time = t, False
-            return
-        elif self._on_time and gap < RELOCK_SHARE * self.interval:  # a copy of the pulse just seen
-            self.doubled_pulses += 1
-            self._on_time = False  # (the last pulse's time stays the original's)
-            return
-        elif self.predicted is None:  # locking: the mean interval since the first pulse
-            if self._count >= 3 and self.interval > 0 and 1.8 <= (t - self.last_pulse) / self.interval <= 2.2:
-                missed = 1  # two intervals since the last one: one lost
-                self.lost_pulses += 1
+        elif self.predicted is None:  # locking: a straight line through its pulses gives their slots and the tempo
+            fit = self._fit() if self._sums[0] >= 4 else None
+            if fit is not None and fit[2] < 0.2 * fit[1]:  # pulses near a line: a gap clearly not one interval
+                _, b, spread = fit
+                if gap < max(0.5 * b - 2 * spread, 0.2 * b):  # a copy of the last, or a late one counted already
+                    self._copy()
+                    return
+                if gap > 1.5 * b + 2 * spread:  # lost on the way
+                    missed = min(round(gap / b), 3) - 1
+                    self.lost_pulses += missed
             self._count += 1 + missed
-            if self._count < LOCK_PULSES:
+            self._add(self._count, t - self._first)
+            fit = self._fit()
+            if fit is not None:
+                self.interval = fit[1]
+            elif self._count >= 2:
                 self.interval = (t - self._first) / self._count  # 0 while a held-up burst arrives at one time
-            elif self.interval <= 0:  # a beat of pulses at one time tells no tempo: measure again from here
-                self._relock(t)
-            else:  # locked: from here on the DLL filters
-                self.predicted = t + self.interval
+            if self._count >= LOCK_PULSES:
+                if fit is None or fit[2] >= 0.2 * fit[1]:  # a beat of pulses at one time, or far off any line
+                    self._relock(t)  # (a burst held up on the way): no tempo told; measure again from here
+                else:  # locked: from here on the DLL filters, from where the line puts the next pulse
+                    a, b, spread = fit
+                    self.interval, self._scatter = b, spread
+                    self.predicted = self._first + a + b * (self._count + 1)
         else:
             err = t - self.predicted
+            tolerance = self._tolerance()
             k = round(err / self.interval)
-            if 1 <= k <= 2 and abs(err - k * self.interval) < RELOCK_SHARE * self.interval:
+            early_after_loss = self._owed and gap < (1 - RELOCK_SHARE) * self.interval and err < -tolerance
+            if early_after_loss or (k == -1 and abs(err + self.interval) < tolerance):
+                self._copy()  # in the slot of the pulse just counted: the "lost" one was only late, or a copy
+                return
+            if 1 <= k <= 2 and abs(err - k * self.interval) < tolerance:
                 missed, err = k, err - k * self.interval  # right where the pulse after would be: lost
-            off_grid = abs(err) > max(RELOCK_SHARE * self.interval, RELOCK_MIN_S)  # (never with missed)
+            if abs(err) < 0.5 * self.interval:  # how far pulses scatter about their slots (USB, a busy DAW)
+                self._scatter += 0.05 * (abs(err) - self._scatter)
+            off_grid = abs(err) > tolerance  # (never with missed)
             if off_grid and self._strayed:  # two in a row: a tempo jump (a late pulse is one)
                 self._relock(t)
             elif off_grid:  # one late pulse (a late JACK cycle): keep the lock, ignore its error
@@ -219,9 +232,48 @@ class MidiClockFollower:
             self.sink.pulse(now - k * self.interval, now - (k - 1) * self.interval if locked else None)
         self.sink.pulse(now, self.predicted)
 
+    def _copy(self) -> None:
+        """A pulse in the slot of one already counted: the "lost" one only came late, or a copy of the last."""
+        if self._owed:
+            self._owed -= 1
+            self.lost_pulses -= 1
+        else:
+            self.doubled_pulses += 1
+
+    def _tolerance(self) -> float:
+        """How far from its slot a pulse may come and still be that slot's: wider where pulses scatter (three
+        times their mean distance from the prediction), never so wide that two slots meet."""
+        return min(max(RELOCK_SHARE * self.interval, RELOCK_MIN_S, 3 * self._scatter), 0.4 * self.interval)
+
     def _relock(self, t: float) -> None:
         """Forget the phase (no predictions) and measure the tempo again from this pulse."""
         self._count, self._first, self.predicted, self._strayed = 0, t, None, False
+        self._sums = [0.0] * 6
+        self._add(0, 0.0)
+
+    def _add(self, slot: int, t: float) -> None:
+        """One more point (slot, seconds since the first pulse) of the line fitted while locking."""
+        s = self._sums
+        s[0] += 1
+        s[1] += slot
+        s[2] += t
+        s[3] += slot * slot
+        s[4] += slot * t
+        s[5] += t * t
+
+    def _fit(self) -> tuple[float, float, float] | None:
+        """The least-squares line t = a + b * slot through the locking pulses: (a, b, the mean distance of a
+        pulse from it), or None with fewer than 3 pulses or no tempo (a burst at one time)."""
+        n, sx, sy, sxx, sxy, syy = self._sums
+        den = n * sxx - sx * sx
+        if n < 3 or den <= 0:
+            return None
+        b = (n * sxy - sx * sy) / den
+        if b < 1e-4:  # pulses 0.1 ms apart: a held-up burst, no tempo
+            return None
+        a = (sy - b * sx) / n
+        var = max((syy - a * sy - b * sxy) / n, 0.0)
+        return a, b, 0.8 * math.sqrt(var)  # (the mean distance is about 0.8 standard deviations)
 
     def _watch(self) -> None:
         while not self._watch_stop.wait(0.02):
