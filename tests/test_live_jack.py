@@ -302,6 +302,43 @@ def test_truncated_and_unknown_bytes_are_dropped_and_counted_and_the_input_liste
     assert all(m.type == "clock" for m in seen)
 
 
+def test_a_sysex_left_open_swallows_nothing_that_came_after_it(jack):
+    """rtmidi's JACK input folds every event after a sysex with no F7 into it, until one comes: the clock
+    pulses, the notes and the next sysex inside are taken out again; the open sysex is dropped and counted."""
+    import rtmidi
+
+    from live_biaxial.ports import PolledInput
+
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="sysex")
+    out.open_virtual_port("sysex-src")
+    seen, stamps = [], []
+    inp = PolledInput(next(n for n in jack.get_input_names() if "sysex-src" in n),
+                      lambda m, t: (seen.append(m), stamps.append((t, time.perf_counter()))), stamped=True)
+    try:
+        time.sleep(0.3)
+        for _ in range(3):  # a little traffic first: the input's time mapping settles
+            out.send_message([0xF8])
+            time.sleep(0.01)
+        out.send_message([0xF0, 0x43, 0x10])  # a sysex cut short: no F7
+        for _ in range(12):
+            out.send_message([0xF8])
+            time.sleep(0.02)
+        out.send_message([0x90, 60, 100])
+        out.send_message([0xF0, 0x7E, 0x01, 0xF7])  # the next one, complete: its F7 lets them all through
+        for _ in range(250):  # the clock goes on for 2.5 s
+            out.send_message([0xF8])
+            time.sleep(0.01)
+        wait_until(lambda: len(seen) >= 3 + 12 + 2 + 250, 5, "the messages after the open sysex arrived")
+    finally:
+        inp.close()
+        out.close_port()
+    assert [m.type for m in seen[:19]] == ["clock"] * 15 + ["note_on", "sysex", "clock", "clock"]
+    assert inp.dropped == 1 and inp.first_dropped.startswith("F0 43 10 F8")
+    # the times given to the last pulses are when they came, not the quarter second they were held up
+    late = [seen_at - stamp for stamp, seen_at in stamps[-50:]]
+    assert max(late) < 0.02, max(late)
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_ends_play_with_its_code_and_a_second_one_loses_nothing(daw, tiny_model, tmp_path, sig, code):
     """Ctrl-C twice in a hurry, or a service manager's SIGTERM then SIGINT: every note is released, the
