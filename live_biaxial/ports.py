@@ -175,6 +175,7 @@ class PolledInput:
         self.name, self.callback, self.poll_s, self.stamped = name, callback, poll_s, stamped
         self.failures, self.first_failure = 0, ""  # messages whose callback raised (the thread goes on)
         self.dropped, self.first_dropped = 0, ""  # byte sequences that are no MIDI message (truncated, unknown)
+        self.restarts, self.last_error, self.dead = 0, "", ""  # the polling thread's own failures (_run)
         self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="live-biaxial-in", queue_size_limit=4096)
         # Nothing ignored here: rtmidi's time of a message counts from the last one it kept, so a
         # dropped Active Sensing would put the next stamp early. The callbacks ignore what they don't use.
@@ -184,7 +185,23 @@ class PolledInput:
         self._thread = threading.Thread(target=self._run, name=f"midi-in {name}", daemon=True)
         self._thread.start()
 
+    RESTARTS = 3  # an input thread that fails more often than this ends: ``dead`` says why
+
     def _run(self) -> None:
+        """Poll until closed; an error in the polling itself (not in a message: those are counted) restarts it,
+        up to RESTARTS times."""
+        while not self._stop.is_set():
+            try:
+                self._poll()
+                return
+            except Exception as err:  # rtmidi's queue or our own code: never seen, never silent
+                self.restarts += 1
+                self.last_error = f"{type(err).__name__}: {err}"
+                if self.restarts > self.RESTARTS:
+                    self.dead = f"the input {self.name!r} stopped ({self.last_error}, {self.restarts} times)"
+                    return
+
+    def _poll(self) -> None:
         import time
 
         get, sleep, now = self._rt.get_message, time.sleep, time.perf_counter

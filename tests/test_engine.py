@@ -327,3 +327,30 @@ def test_play_sends_from_a_thread_of_its_own(monkeypatch, tmp_path):
     assert any(m.type == "note_on" for m in port.sent) and not hanging_notes(port.sent)
     note_ons = [thread for thread, m in port.senders if m.type == "note_on"]
     assert note_ons and threading.main_thread() not in note_ons  # the main thread only releases, at the end
+
+
+def test_play_ends_with_one_line_and_every_note_released_when_an_input_stops_listening(monkeypatch, capsys):
+    from live_biaxial.cli import main
+    from live_biaxial.cli import play
+
+    class DeadInput:
+        name, failures, dropped = "Keys", 0, 0
+
+        def __init__(self):
+            self.born = time.perf_counter()
+
+        @property
+        def dead(self):
+            return "the input 'Keys' stopped (OSError: gone, 4 times)" if time.perf_counter() - self.born > 0.5 else ""
+
+        def close(self):
+            pass
+
+    port = FakePort()
+    monkeypatch.setattr(play, "backend", lambda api: type("B", (), {"api": "fake"})())
+    monkeypatch.setattr(play, "open_output", lambda b, name: port)
+    monkeypatch.setattr(play, "open_input", lambda b, name, callback, stamped=False: DeadInput())
+    code = main(["play", "--port", "fake", "--input", "Keys", "--bpm", "300", "--density", "3", "--no-tui", "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0 and "the input 'Keys' stopped" in err and "Traceback" not in err
+    assert any(m.type == "note_on" for m in port.sent) and not hanging_notes(port.sent)

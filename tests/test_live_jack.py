@@ -339,6 +339,41 @@ def test_a_sysex_left_open_swallows_nothing_that_came_after_it(jack):
     assert max(late) < 0.02, max(late)
 
 
+def test_an_input_whose_polling_fails_restarts_and_then_says_it_stopped(jack):
+    import rtmidi
+
+    from live_biaxial.ports import PolledInput
+
+    class Flaky(PolledInput):
+        fails = 2
+
+        def _poll(self):
+            if self.restarts < self.fails:
+                raise RuntimeError("queue gone")
+            super()._poll()
+
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="flaky")
+    out.open_virtual_port("flaky-src")
+    name = next(n for n in jack.get_input_names() if "flaky-src" in n)
+    seen = []
+    inp = Flaky(name, seen.append)
+    try:
+        time.sleep(0.3)
+        out.send_message([0xF8])
+        wait_until(lambda: seen, 5, "the restarted input heard the clock")
+    finally:
+        inp.close()
+    assert inp.restarts == 2 and not inp.dead and "queue gone" in inp.last_error
+    Flaky.fails = 99
+    inp = Flaky(name, seen.append)
+    try:
+        wait_until(lambda: inp.dead, 5, "the input gave up")
+    finally:
+        inp.close()
+        out.close_port()
+    assert "stopped (RuntimeError: queue gone, 4 times)" in inp.dead
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_ends_play_with_its_code_and_a_second_one_loses_nothing(daw, tiny_model, tmp_path, sig, code):
     """Ctrl-C twice in a hurry, or a service manager's SIGTERM then SIGINT: every note is released, the

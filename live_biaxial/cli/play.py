@@ -107,6 +107,9 @@ def run_play(args) -> int:
             # between a message going to the port and its being counted (or recorded).
             ticking = clock.start_thread(limit) if clock is not None else None
             while not done.wait(0.05):
+                dead = next((p.dead for p in ins if getattr(p, "dead", "")), "")
+                if dead:  # an input that cannot listen any more: say so and stop, notes released
+                    raise LiveBiaxialError(f"{dead}; every note was released")
                 if ticking is not None and not ticking.is_alive():
                     break
                 if ticking is None and limit is not None and engine.sixteenth >= limit:
