@@ -374,6 +374,86 @@ def test_an_input_whose_polling_fails_restarts_and_then_says_it_stopped(jack):
     assert "stopped (RuntimeError: queue gone, 4 times)" in inp.dead
 
 
+def fuzz_messages(n: int, seed: int) -> list[list[int]]:
+    """n byte sequences as a bad cable, a buggy controller or a DAW's dump send them: valid channel messages,
+    real-time bytes, truncated messages, stray data bytes, undefined status bytes, sysex complete, left open
+    and split in two."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        kind = rng.integers(8)
+        # no note-on or CC, not even cut short (the pieces of folded ones are put together again): those would
+        # change the music, which is not what this measures
+        status = int(rng.choice([0x80, 0xA0, 0xC0, 0xD0, 0xE0])) | int(rng.integers(16))
+        data = [int(x) for x in rng.integers(0, 128, 3)]
+        length = 2 if status >> 4 in (0xC, 0xD) else 3
+        if kind == 0:
+            out.append([status] + data[: length - 1])  # valid
+        elif kind == 1:
+            out.append([int(rng.choice([0xFE, 0xF9, 0xFD, 0xFF]))])  # real-time (no clock: that is the DAW's)
+        elif kind == 2:
+            out.append([status] + data[: length - 2])  # truncated
+        elif kind == 3:
+            out.append(data[: int(rng.integers(1, 4))])  # stray data bytes
+        elif kind == 4:
+            out.append([int(rng.choice([0xF4, 0xF5, 0xF1, 0xF2, 0xF3]))])  # undefined, or cut short
+        elif kind == 5:
+            out.append([0xF0] + data + [0xF7])  # a complete sysex
+        elif kind == 6:
+            out.append([0xF0] + data)  # left open
+        else:
+            out.append(data[:2] + [0xF7])  # the end of a split one (rtmidi sends 3 bytes at most unless F0 ...)
+    return out
+
+
+def test_twenty_thousand_bad_and_good_messages_on_the_input_harm_neither_grid_nor_count(daw, tiny_model):
+    """While the DAW's clock runs, the --input port takes 20,000 fuzzed messages in 2 s: the input keeps
+    listening, the bad ones are counted, every 16th the DAW counted is played on the grid, nothing hangs."""
+    import threading
+
+    import rtmidi
+
+    fuzz = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="fuzz")
+    fuzz.open_virtual_port("fuzz-src")
+    time.sleep(0.3)
+    eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, "--input", "fuzz-src",
+                        "--anti-silence", "1"], tiny_model[1])
+    sent = []
+
+    def spray():
+        msgs = fuzz_messages(20_000, seed=7)
+        t0 = time.perf_counter()
+        for k, m in enumerate(msgs):
+            fuzz.send_message(m)
+            sent.append(m)
+            if k % 100 == 99:  # 20,000 in 2 s
+                sleep_for = t0 + (k + 1) / 10_000 - time.perf_counter()
+                if sleep_for > 0:
+                    time.sleep(sleep_for)
+
+    sprayer = threading.Thread(target=spray)
+    try:
+        daw.start()
+        daw.clock(8, bpm=150)  # the lock first
+        sprayer.start()
+        daw.clock(48, bpm=150)  # 2.4 s of clock while the fuzz runs, and after
+        sprayer.join()
+        daw.send("stop")
+        time.sleep(0.3)
+    finally:
+        eng.send_signal(signal.SIGTERM)
+        out, err = eng.communicate(timeout=10)
+        fuzz.close_port()
+    assert len(sent) == 20_000
+    assert eng.returncode == 143 and "Traceback" not in err, err
+    assert "live-biaxial: 56 16ths" in out, out  # every 16th the DAW counted
+    assert "were no MIDI message and were dropped" in err
+    ons = daw.note_ons()
+    assert len(ons) > 20
+    assert_on_grid(grid_errors_ms(daw, ons), 150)
+    assert not hanging_notes(messages(daw))
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_ends_play_with_its_code_and_a_second_one_loses_nothing(daw, tiny_model, tmp_path, sig, code):
     """Ctrl-C twice in a hurry, or a service manager's SIGTERM then SIGINT: every note is released, the
