@@ -5,8 +5,10 @@
 (b) external clock: a fake DAW process sends MIDI clock through JACK (dummy driver, 32-frame
     periods) to `live-biaxial play --clock-in` and receives its notes; error = arrival minus the
     send time of the 16th's clock pulse (two JACK hops, as a DAW would see it).
-Each at 120 and 300 BPM, idle and with a second process keeping a core busy. Also the engine's
-CPU use at 120 BPM (internal clock). Run on a quiet machine:
+Each at 120 and 300 BPM, idle, with a second process keeping a core busy and with two keeping both
+busy; and the external clock with every pulse shaken by up to +-1 ms (error against the ideal grid).
+Per cell onset p50/p99/max and, for the engine, the 16ths it counted against the DAW's (slipped). Also
+the engine's CPU use at 120 BPM (internal clock). Run on a quiet machine:
     python -m bench.bench_timing [--model exported/default.onnx] [--bars 8]
 Beside the engine (which sends each 16th at the tick its clock follower predicts) the same run
 measures the engine with --on-tick (sends when the pulse arrives) and bench/jack_echo.py, a
@@ -101,8 +103,9 @@ _runs: list[str] = []
 EXTERNAL_KINDS = {"engine": "external_jack", "on_tick": "external_jack_on_tick", "echo": "echo_jack"}
 
 
-def external(model, bpm, bars, backend, mode="engine"):
-    """mode: "engine" (predicted ticks), "on_tick" (the engine with --on-tick) or "echo" (the floor)."""
+def external(model, bpm, bars, backend, mode="engine", jitter_s=0.0):
+    """mode: "engine" (predicted ticks), "on_tick" (the engine with --on-tick) or "echo" (the floor).
+    jitter_s: the DAW's pulses each up to that much early or late; the error is then against the ideal grid."""
     from tests.daw import FakeDaw, start_engine
 
     echo = mode == "echo"
@@ -115,19 +118,24 @@ def external(model, bpm, bars, backend, mode="engine"):
         eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, *extra], model)
     try:
         daw.start()
-        daw.clock(bars * 16, bpm=bpm)
+        t0 = daw.t
+        daw.clock(bars * 16, bpm=bpm, jitter_s=jitter_s)
         daw.send("stop")
         time.sleep(0.3)
-        result = summary(errors_ms([t for t, _ in daw.note_ons()], daw.pulses[::6]))
+        grid = daw.pulses[::6] if not jitter_s else list(t0 + 60.0 / (bpm * 4) * np.arange(bars * 16))
+        result = summary(errors_ms([t for t, _ in daw.note_ons()], grid))
     finally:
         eng.terminate()
-        out = eng.communicate(timeout=10)[0]
+        out, err = eng.communicate(timeout=10)
         daw.close()
+    if not echo and " notes, " not in out:
+        raise SystemExit(f"the engine ended without its summary line:\n{out}\n{err}")
     if echo:
         result["sent"] = bars * 16
     else:  # "live-biaxial: N 16ths, M notes, ..."
         line = [ln for ln in out.splitlines() if " notes, " in ln][-1]
         result["sent"] = int(line.split(" notes, ")[0].rsplit(" ", 1)[1])
+        result["slipped_16ths"] = int(line.split(" 16ths")[0].rsplit(" ", 1)[1]) - bars * 16  # against the DAW's
     return result
 
 
@@ -151,8 +159,9 @@ def main():
     result = {"model": args.model, "bars": args.bars, "jack_period_frames": args.period, "jack_sync": args.sync,
               "runs": {}}
     try:
-        for load in ("idle", "busy_core"):
-            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if load == "busy_core" else None
+        for load in ("idle", "busy_core", "both_cores_busy"):
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    for _ in range({"idle": 0, "busy_core": 1, "both_cores_busy": 2}[load])]
             try:
                 for bpm in (120, 300):
                     err, cpu = internal(args.model, bpm, args.bars)
@@ -168,8 +177,13 @@ def main():
                         print(f"{kind:22s} {bpm:3d} BPM {load:9s} notes {got} p50 {r['p50_ms']:6.3f} ms  "
                               f"p99 {r['p99_ms']:6.3f} ms  max {r['max_ms']:6.3f} ms", flush=True)
             finally:
-                if hog:
+                for hog in hogs:
                     hog.kill()
+        for bpm in (120, 300):  # the DAW's clock shaken by +-1 ms, on an idle machine
+            r = result["runs"][f"external_jack_{bpm}bpm_jitter1ms"] = external(args.model, bpm, args.bars, backend,
+                                                                                "engine", jitter_s=0.001)
+            print(f"external_jack          {bpm:3d} BPM jitter1ms notes {r['n']:4d}/{r['sent']:<4d} p50 {r['p50_ms']:6.3f} ms  "
+                  f"p99 {r['p99_ms']:6.3f} ms  max {r['max_ms']:6.3f} ms  slipped {r['slipped_16ths']}", flush=True)
         cpu = result["runs"]["internal_120bpm_idle"]["engine_cpu_share"]
         result["engine_cpu_at_120bpm_percent_of_one_core"] = 100 * cpu
         print(f"engine CPU at 120 BPM (internal clock, idle): {100 * cpu:.1f}% of one core")

@@ -51,13 +51,18 @@ class FakeDaw:
         self.t = time.perf_counter() + 0.002
         self.pulses = []
 
-    def clock(self, sixteenths, bpm):
+    def clock(self, sixteenths, bpm, jitter_s=0.0, seed=0):
+        """Pulses at bpm; ``jitter_s``: each sent up to that much early or late (USB MIDI, a busy DAW) while
+        the grid itself keeps time. ``pulses`` holds when each really went out."""
+        import numpy as np
+
         dt = 60.0 / (bpm * 24)
-        for _ in range(int(sixteenths * 6)):
-            sleep_until(self.t, spin=0.0)  # no spinning: a spinning thread holds the GIL
+        shake = np.random.default_rng(seed).uniform(-jitter_s, jitter_s, int(sixteenths * 6)) if jitter_s else None
+        for k in range(int(sixteenths * 6)):
+            sleep_until(self.t + (shake[k] if shake is not None else 0.0), spin=0.0)  # no spin: it holds the GIL
             self.out.send(self._clock)
             self.pulses.append(time.perf_counter())  # when it really went out
-            self.t = max(self.t + dt, time.perf_counter())  # a late pulse delays the rest, like a real clock
+            self.t = max(self.t + dt, time.perf_counter() - (jitter_s or 0.0))  # a late pulse delays the rest
 
     def pause(self, seconds):
         self.t += seconds

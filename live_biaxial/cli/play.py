@@ -128,6 +128,7 @@ def run_play(args) -> int:
             _save(recorder)
         time.sleep(0.25)  # let the MIDI driver deliver them before the port goes (JACK flushes per cycle)
         code = 128 + stopped_by[0] if stopped_by else 0  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+        _summary(engine, follower, ins)  # before the ports close: closing one may hang (the guard below)
         # Closing an input can wait on the MIDI driver's thread while that thread waits for the GIL;
         # the notes are already off, so never let that hang the exit.
         guard = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(code)))
@@ -140,11 +141,19 @@ def run_play(args) -> int:
         for port in ins:
             port.close()
         out.close()
+    if crashed:
+        print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
+        return 1
+    return code
+
+
+def _summary(engine: Engine, follower, ins) -> None:
+    """The closing lines: what was played, and what the inputs could not use."""
     p50, p99 = engine.latency()
     print(f"live-biaxial: {engine.sixteenth} 16ths, {engine.sent_notes} notes, {engine.late} late steps, "
           f"step p50 {p50:.2f} ms p99 {p99:.2f} ms" +
           (f", {follower.lost_pulses} clock pulses lost on the way" if follower and follower.lost_pulses else "") +
-          (f", {follower.doubled_pulses} doubled" if follower and follower.doubled_pulses else ""))
+          (f", {follower.doubled_pulses} doubled" if follower and follower.doubled_pulses else ""), flush=True)
     for port in ins:
         if getattr(port, "failures", 0):  # PolledInput (JACK) keeps listening past a failed message
             print(f"live-biaxial: {port.failures} messages from {port.name!r} could not be handled "
@@ -152,10 +161,7 @@ def run_play(args) -> int:
         if getattr(port, "dropped", 0):
             print(f"live-biaxial: {port.dropped} byte sequences from {port.name!r} were no MIDI message and were "
                   f"dropped (first: {port.first_dropped})", file=sys.stderr)
-    if crashed:
-        print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
-        return 1
-    return code
+    sys.stderr.flush()
 
 
 def _save(recorder: Recorder) -> None:
