@@ -6,7 +6,8 @@ Cases, each over several seeds (or pieces):
   key change    8 bars of I IV V I in C major, then 8 in E major: 16ths until its notes follow
   soprano/bass  the soprano, or the bass, of the JSB test chorales: the model plays the other voices
 Per case: its note-steps that are tones of the current chord (the held triad; for chorales, the beat's
-best-fitting triad of all four real voices), in the key, exactly on a pitch the player sounds, notes per
+best-fitting triad of all four real voices), tones of the beat's best-fitting triad of what sounded (its
+notes and the player's: another harmony than Bach's counts too), in the key, exactly on a pitch the player sounds, notes per
 16th; beside the same for the data (the chorales' real other voices) and for a solo model that hears the
 player merged into its own notes (the previous default, exported/solo.onnx). Writes one JSON:
     python -m bench.bench_listening [--model exported/default.onnx] [--merged exported/solo.onnx]
@@ -71,7 +72,9 @@ def play_along(cell: Cell, part: np.ndarray, seed: int) -> np.ndarray:
 
 
 def figures(notes, part, chords, scale) -> dict:
-    return {"chord_tones": share_in(notes, chords), "in_key": share_in(notes, scale),
+    together = np.maximum(notes, part)  # its notes and the player's: the beat's best triad of what sounded
+    return {"chord_tones": share_in(notes, chords), "own_triad": share_in(notes, best_triads(together)),
+            "in_key": share_in(notes, scale),
             "doubles_player": doubling_share(notes, part), "notes_per_16th": notes_per_step(notes)}
 
 
@@ -102,13 +105,18 @@ def main() -> None:
     ap.add_argument("--merged", default=str(ROOT / "exported" / "solo.onnx"), help="a solo model, for comparison")
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--pieces", type=int, default=24, help="test chorales per chorale case")
+    ap.add_argument("--temperature", type=float, help="the listening model's (default: its own, as play)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "listening.json"))
     args = ap.parse_args()
     cells = {"listening": Cell(args.model), "merged": Cell(args.merged)}
+    if args.temperature:
+        cells["listening"].temperature = args.temperature
     if not cells["listening"].listens:
         raise SystemExit(f"{args.model}: a solo model; the bench wants one that listens")
     t0 = time.time()
-    result = {"model": Path(args.model).name, "merged": Path(args.merged).name, "seeds": args.seeds, "cases": {}}
+    result = {"model": Path(args.model).name, "merged": Path(args.merged).name, "seeds": args.seeds,
+              "temperature": cells["listening"].temperature, "merged_temperature": cells["merged"].temperature,
+              "cases": {}}
     for name, (key, minor, chords) in PROGRESSIONS.items():
         part, classes = held_triads(chords, 16)
         scale = scale_mask(NAMES[key], minor)
