@@ -354,3 +354,20 @@ def test_play_ends_with_one_line_and_every_note_released_when_an_input_stops_lis
     err = capsys.readouterr().err
     assert code != 0 and "the input 'Keys' stopped" in err and "Traceback" not in err
     assert any(m.type == "note_on" for m in port.sent) and not hanging_notes(port.sent)
+
+
+def test_play_returns_to_its_caller_and_leaves_no_exit_pending(monkeypatch):
+    """The exit guard (closing a port may hang) is called off once the ports closed: a caller that goes on
+    after play (a test, a host program) is not ended 3 s later."""
+    import threading
+
+    from live_biaxial.cli import main
+    from live_biaxial.cli import play
+
+    monkeypatch.setattr(play, "backend", lambda api: type("B", (), {"api": "fake"})())
+    monkeypatch.setattr(play, "open_output", lambda b, name: FakePort())
+    assert main(["play", "--port", "fake", "--bars", "1", "--bpm", "300", "--no-tui", "--quiet"]) == 0
+    timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
+    for t in timers:
+        t.join(0.5)  # a cancelled timer's thread ends at once
+    assert not [t for t in timers if t.is_alive()]

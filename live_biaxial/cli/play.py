@@ -141,6 +141,7 @@ def run_play(args) -> int:
         for port in ins:
             port.close()
         out.close()
+        guard.cancel()  # closed in time: the exit is the caller's again
     if crashed:
         print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
         return 1
