@@ -30,11 +30,10 @@ def test_one_step_per_16th_with_lookahead_and_beat_index(cell):
     engine = flat_engine(counting, port)
     flat_out(engine, 8)
     engine.close()
-    # 16th 0 is prepared before Start (fed the state "before" it: index -1), then one step after
-    # each 16th is sent; the steps before that are the warm-up's
-    steps = counting.steps
-    after = steps[len(steps) - steps[::-1].index(-1):]  # what followed the last -1
-    assert after == list(range(len(after))) and len(after) >= 7  # 0..6, and 7 unless close came first
+    # 16th 0 is prepared before Start (fed the state "before" it: the last 16th of a bar, 15), then one
+    # step after each 16th is sent, fed the previous 16th's place in its bar; the first 8 are the warm-up's
+    played = counting.steps[8:]
+    assert played[0] == 15 and played[1:] == list(range(len(played) - 1)) and len(played) >= 8
     assert engine.sixteenth == 8
 
 
@@ -124,10 +123,10 @@ def test_locate_moves_the_beat_index(cell):
     counting = CountingCell(cell)
     engine = flat_engine(counting, FakePort())
     flat_out(engine, 2)
-    engine.locate(64)
+    engine.locate(70)
     flat_out(engine, 1, start=False)
-    assert 63 in counting.steps[-2:]
-    assert engine.sixteenth == 65
+    assert 69 % 16 in counting.steps[-2:]  # the 16th before 70: the 6th of its bar
+    assert engine.sixteenth == 71
 
 
 def test_record_writes_both_tracks(cell, tmp_path):
@@ -205,7 +204,7 @@ def test_a_key_prime_is_heard_before_the_first_16th_and_not_played(cell):
     port = FakePort()
     engine = flat_engine(counting, port, Controls(), prime=prime)
     heard = slice(8, 8 + len(prime))  # after the 8 warm-up steps: 15 prime steps, then the first 16th
-    assert counting.steps[heard] == list(range(len(prime) - 1)) + [-1]  # the 16th after the bar-long cadence
+    assert counting.steps[heard] == list(range(len(prime) - 1)) + [15]  # the 16th after the bar-long cadence
     for t, fed in enumerate(counting.fed[heard]):
         assert np.array_equal(fed, prime[t])
     assert not port.sent  # heard, not played
