@@ -133,7 +133,6 @@ class MidiClockFollower:
         self.doubled_pulses = 0  # copies of a pulse, ignored
         self._count, self._first = 0, 0.0  # pulses since locking began, and its first pulse's time
         self._owed = 0  # pulses counted as lost at the last pulse (a late one shows up right after)
-        self._on_time = False  # the last pulse came where the DLL predicted it
         self._strayed = False  # the last pulse was far from its prediction (a second one relocks)
         self._scatter = 0.0  # mean distance of pulses from their predicted slots, seconds
         self._sums = [0.0] * 6  # the line fitted through the pulses while locking (_add, _fit)
@@ -166,7 +165,7 @@ class MidiClockFollower:
                 self.sink.locate(msg.pos)
 
     def _pulse(self, t: float) -> None:
-        missed, on_time = 0, False
+        missed = 0
         gap = t - self.last_pulse if self.last_pulse is not None else None
         if gap is None or self.dropped or (self.interval and gap >= 4 * self.interval):
             self._relock(t)
@@ -218,8 +217,7 @@ class MidiClockFollower:
                 self.predicted = now + self.interval + self.b * err
                 self.interval += self.c * err
                 self.lost_pulses += missed
-                on_time = not missed
-        self._owed, self._on_time = missed, on_time
+        self._owed = missed
         self.last_pulse = t
         if not self.running:
             return

@@ -122,14 +122,14 @@ class BiaxialLSTM(nn.Module):
         human (B, T, 78, 2): the player's part at those steps (a model that listens)."""
         B, T, _, H = hidden.shape
         h = hidden.reshape(B * T, N_NOTES, H)
-        if self.config.listens:
-            h = torch.cat([h, human.reshape(B * T, N_NOTES, 2).to(h.dtype)], dim=-1)  # the player's bits at n
+        part = human.reshape(B * T, N_NOTES, 2).to(h.dtype) if self.config.listens else None  # the player's bits
         u = noise.reshape(B * T, N_NOTES, 2)
         state = [None] * len(self.pitch_layers)
         below = torch.zeros(B * T, 2, dtype=hidden.dtype, device=hidden.device)  # the chosen bits of note n-1
         notes = []
         for n in range(N_NOTES):
-            y = torch.cat([h[:, n, :H], below, h[:, n, H:]], dim=-1)[:, None]  # (B*T, 1, H+2(+2))
+            parts = [h[:, n], below] + ([part[:, n]] if part is not None else [])
+            y = torch.cat(parts, dim=-1)[:, None]  # (B*T, 1, H+2(+2))
             for k, lstm in enumerate(self.pitch_layers):
                 y, state[k] = lstm(y, state[k])
             p = torch.sigmoid(self.out(y[:, 0]).float())  # (B*T, 2)

@@ -17,6 +17,8 @@ import numpy as np
 
 from live_biaxial.music.representation import ARTIC, LOW_NOTE, N_NOTES, PLAY
 
+from .data import transposed
+
 VOICE_NAMES = "SATB"  # the separated chorales' order
 # the player's voices per segment and how often each is drawn
 PLAYER_PARTS: dict[tuple[int, ...], float] = {
@@ -72,8 +74,6 @@ def sample_part_batch(pieces, rng: np.random.Generator, batch_size: int, segment
     """Random segments, each with the player's voices drawn from PLAYER_PARTS -> dict of
     states (B, T, 78, 2) float32 (the model's part), human (B, T, 78, 2) float32 (the player's),
     steps (B, T) int64 positions in the bar, meter (B, T, 2) int64, and player: the voices drawn."""
-    from .data import transposed
-
     parts = list(PLAYER_PARTS)
     chance = np.array(list(PLAYER_PARTS.values()))
     states = np.zeros((batch_size, segment_steps, N_NOTES, 2), np.float32)

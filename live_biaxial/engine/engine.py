@@ -14,6 +14,7 @@ from the note state: a note that stops, or re-articulates, gets its note-off fir
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 import time
 from typing import Callable
@@ -126,7 +127,7 @@ class Engine:
             t0 = time.perf_counter()
             self.cell(self.notes, np.int64(i), state, self.noise, np.float32(1), np.float32(1), self.controls.play_bias)
             times.append(time.perf_counter() - t0)
-        self._warm_p99_s = max(times[steps // 2 :])
+        self.step_p99_s = max(times[steps // 2 :])  # until the worker has timed 16 steps of its own
 
     # ---- the clock's calls -------------------------------------------------------------
     def start(self, sixteenth: int, t: float) -> None:
@@ -205,14 +206,16 @@ class Engine:
         quiet = self.settings.quiet_share * dt16
         if not (self.listens and self.settings.late_step):
             return quiet
-        p99 = self._step_p99_s()
-        lead = 2 * p99 + self.settings.margin_s + max(0.0, -self.settings.offset_s)
+        lead = 2 * self.step_p99_s + self.settings.margin_s + max(0.0, -self.settings.offset_s)
         return max(quiet, dt16 - lead)
 
     def _step_p99_s(self) -> float:
-        """The step's p99 in seconds over the last 256 steps (the warm-up's until there are 16)."""
-        recent = list(self.step_ms)[-256:]
-        return float(np.percentile(recent, 99)) / 1e3 if len(recent) >= 16 else self._warm_p99_s
+        """Measure the step's p99 in seconds over the last 256 steps (kept in step_p99_s; the warm-up's until
+        there are 16). The worker calls it every 16 steps, after the step is handed over: never on a tick."""
+        if len(self.step_ms) >= 16:
+            recent = list(itertools.islice(reversed(self.step_ms), 256))
+            self.step_p99_s = float(np.percentile(recent, 99)) / 1e3
+        return self.step_p99_s
 
     # ---- the worker ------------------------------------------------------------------------
     def _request(self, delay: float = 0.0) -> None:
@@ -223,6 +226,7 @@ class Engine:
         self._work.set()
 
     def _worker(self) -> None:
+        timed = 0  # steps timed so far
         while True:
             self._work.wait()
             self._work.clear()
@@ -238,6 +242,9 @@ class Engine:
                 if self.settings.early:
                     self._queue_early(want)
                 self._ready.set()
+            timed += 1
+            if self.listens and timed % 16 == 0:  # the late step's lead follows the step time
+                self._step_p99_s()
 
     def _queue_early(self, sixteenth: int) -> None:
         """The prepared 16th goes out at its predicted tick (offset_s before it, if negative)."""
@@ -287,12 +294,9 @@ class Engine:
                 self.human_struck[:] = False
         self.rng.random(out=self.noise, dtype=np.float32)
         position = np.int64((sixteenth - 1) % self.bar_steps)  # the previous 16th's place in its bar
-        if self.listens:
-            new, probs, state = self.cell(seen, position, self.state, self.noise, np.float32(self.rule.c),
-                                          np.float32(c.temperature), c.play_bias, self.part, self.meter)
-        else:
-            new, probs, state = self.cell(seen, position, self.state, self.noise,
-                                          np.float32(self.rule.c), np.float32(c.temperature), c.play_bias)
+        heard = (self.part, self.meter) if self.listens else ()
+        new, probs, state = self.cell(seen, position, self.state, self.noise, np.float32(self.rule.c),
+                                      np.float32(c.temperature), c.play_bias, *heard)
         self.next_notes[:] = new
         self.next_probs[:] = probs
         self.state = state  # the cell alternates two output buffers: no copy needed

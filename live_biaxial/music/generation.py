@@ -110,16 +110,16 @@ def generate(
         step = len(prime) - 1
     listens = bool(getattr(cell, "listens", False))
     bar = np.array(meter, np.int64)
+    part = np.zeros((n_steps, N_NOTES, 2), np.float32) if human is None else np.asarray(human, np.float32)
     for t in range(n_steps):
         noise = rng.random((N_NOTES, 2), dtype=np.float32)
-        position = np.int64(step % bar[0])
         if listens:
-            part = np.zeros((N_NOTES, 2), np.float32) if human is None else np.asarray(human[t], np.float32)
-            notes, p, state = cell(notes, position, state, noise, np.float32(rule.c), temp, bias, part, bar)
+            heard = (part[t], bar)
         else:
+            heard = ()
             if human is not None:  # the solo model's way of hearing: the player's notes as if its own
-                notes = np.maximum(notes, human[t])
-            notes, p, state = cell(notes, position, state, noise, np.float32(rule.c), temp, bias)
+                notes = np.maximum(notes, part[t])
+        notes, p, state = cell(notes, np.int64(step % bar[0]), state, noise, np.float32(rule.c), temp, bias, *heard)
         out[t], probs[t] = notes, p
         rule.update(int(notes[:, 0].sum()))
         step += 1
