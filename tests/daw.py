@@ -28,6 +28,13 @@ class FakeDaw:
         self.inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="fake-daw")
         self.inp.ignore_types(sysex=True, timing=False, active_sense=True)
         self.inp.open_virtual_port(self.in_name)
+        # An echo: this process listens to its own clock output through JACK, so a test can tell the
+        # server's (and this process's) own delays from the engine's.
+        self.echo = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="fake-daw-echo")
+        self.echo.ignore_types(sysex=True, timing=False, active_sense=True)
+        self.echo.open_port(self.echo.get_ports().index(next(p for p in self.echo.get_ports() if self.clock_name in p)))
+        self.sent_clock: list[float] = []  # send times of every pulse, since the port opened
+        self.echoed_clock: list[float] = []  # arrival times of the same pulses, back through JACK
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, daemon=True)
         self._poller.start()
@@ -37,11 +44,20 @@ class FakeDaw:
 
     def _poll(self):
         while not self._stop.is_set():
-            item = self.inp.get_message()
-            if item is None:
-                time.sleep(0.0002)
-            else:
+            item, echoed = self.inp.get_message(), self.echo.get_message()
+            if item is not None:
                 self.received.append((time.perf_counter(), mido.Message.from_bytes(item[0])))
+            if echoed is not None and echoed[0] == [0xF8]:
+                self.echoed_clock.append(time.perf_counter())
+            if item is None and echoed is None:
+                time.sleep(0.0002)
+
+    def jack_delay_ms(self, t0: float, t1: float) -> float:
+        """The longest time JACK took to bring back a pulse of this process's own sent between t0 and t1
+        (perf_counter seconds): how long the server, or this process, stalled then. 0 when none came back."""
+        n = min(len(self.sent_clock), len(self.echoed_clock))
+        delays = [(self.echoed_clock[k] - self.sent_clock[k]) * 1e3 for k in range(n) if t0 <= self.sent_clock[k] <= t1]
+        return max(delays, default=0.0)
 
     def send(self, kind, **kw):
         self.out.send(mido.Message(kind, **kw))
@@ -61,7 +77,9 @@ class FakeDaw:
         for k in range(int(sixteenths * 6)):
             sleep_until(self.t + (shake[k] if shake is not None else 0.0), spin=0.0)  # no spin: it holds the GIL
             self.out.send(self._clock)
-            self.pulses.append(time.perf_counter())  # when it really went out
+            sent = time.perf_counter()  # when it really went out
+            self.pulses.append(sent)
+            self.sent_clock.append(sent)
             self.t = max(self.t + dt, time.perf_counter() - (jitter_s or 0.0))  # a late pulse delays the rest
 
     def pause(self, seconds):
@@ -75,6 +93,7 @@ class FakeDaw:
         self._stop.set()
         self._poller.join()
         self.out.close()
+        _KEEP.append(self.echo)
         # Not closed: RtMidi's JACK closePort unregisters the port while JACK's process thread may
         # still read it (a segfault of the test process). The client stays in the
         # graph (its process callback is C only, and the test server runs --sync, so a late client

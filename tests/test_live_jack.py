@@ -26,23 +26,28 @@ def daw(jack, request):
 
 
 def grid_errors_ms(daw, ons):
-    """Arrival of each note-on minus the send time of its 16th's pulse (the nearest one before it)."""
+    """Per note-on: its arrival minus the send time of its 16th's pulse (the nearest one before it), and
+    the same less the longest JACK took, meanwhile, to bring the DAW's own pulses back to it (the
+    server's and the test process's stalls, which are not the engine's)."""
     sixteenths = np.array(daw.pulses[::6])
-    errs = []
+    errs, own = [], []
     for t, _ in ons:
-        before = sixteenths[sixteenths <= t + 0.002]
-        errs.append((t - before[-1]) * 1e3)
-    return np.array(errs)
+        pulse = sixteenths[sixteenths <= t + 0.002][-1]
+        errs.append((t - pulse) * 1e3)
+        own.append(errs[-1] - daw.jack_delay_ms(pulse, t))
+    return np.array(errs), np.array(own)
 
 
-def assert_on_grid(err, bpm):
-    """Notes land on the 16th grid: never before their pulse, and nearly all well inside the 16th.
-    The bounds are loose on purpose: the dummy driver without realtime priority on a busy 2-core
-    machine was seen to hold one cycle for 74 ms; bench/bench_timing.py measures the real figures."""
+def assert_on_grid(errors, bpm):
+    """Notes land on the 16th grid: never before their pulse, and nearly all well inside the 16th once
+    JACK's own delays are taken off (the dummy driver without realtime priority on a busy 2-core machine
+    was seen to hold a cycle for 50-74 ms); bench/bench_timing.py measures the real figures."""
+    err, own = errors
     sixteenth_ms = 15000.0 / bpm
-    assert err.min() > -1.0, np.round(err, 1)
-    assert np.median(err) < 0.1 * sixteenth_ms, np.round(err, 1)
-    assert np.percentile(err, 90) < 0.4 * sixteenth_ms, np.round(err, 1)
+    shown = np.round(np.stack([err, own]), 1)
+    assert err.min() > -1.0, shown
+    assert np.median(own) < 0.1 * sixteenth_ms, shown
+    assert np.percentile(own, 90) < 0.4 * sixteenth_ms, shown
 
 
 def messages(daw):
@@ -60,8 +65,7 @@ def test_follows_the_daw_clock_on_the_grid_and_releases_on_stop(daw, tiny_model)
         daw.send("stop")
         daw.pause(0.3)
         daw.clock(0, bpm=150)
-        time.sleep(0.3)
-        assert not hanging_notes(messages(daw))
+        wait_until(lambda: not hanging_notes(messages(daw)), 5, "notes left sounding after Stop")
         assert any(m.type == "control_change" and m.control == 123 for m in messages(daw))
         n_before = len(daw.note_ons())
         time.sleep(0.3)
