@@ -3,7 +3,7 @@
 A piece whose voices are apart (the separated chorales: soprano, alto, tenor, bass) gives, per segment,
 the player a few of its voices and the model the others. Which ones is drawn per segment
 (``PLAYER_PARTS``): none (the model plays solo), the soprano (it harmonises a melody), the bass (it plays
-over a bass line), both, or any other one or two voices. A piece without voices is played solo.
+over a bass line), both, three (chords: it adds the one voice left), or any other one or two voices. A piece without voices is played solo.
 
 What the model hears of the player when it plays step t: the player's part at step t itself (held and
 struck), as well as its own notes of step t-1. Live, the engine computes step t just before its tick
@@ -22,9 +22,10 @@ from .data import transposed
 VOICE_NAMES = "SATB"  # the separated chorales' order
 # the player's voices per segment and how often each is drawn
 PLAYER_PARTS: dict[tuple[int, ...], float] = {
-    (): 0.20, (0,): 0.25, (3,): 0.15, (0, 3): 0.15,
-    (1,): 0.05, (2,): 0.05,
-    (0, 1): 0.03, (0, 2): 0.03, (1, 2): 0.03, (1, 3): 0.03, (2, 3): 0.03,
+    (): 0.15, (0,): 0.20, (3,): 0.12, (0, 3): 0.13,
+    (1,): 0.04, (2,): 0.04,
+    (0, 1): 0.024, (0, 2): 0.024, (1, 2): 0.024, (1, 3): 0.024, (2, 3): 0.024,
+    (0, 1, 2): 0.05, (1, 2, 3): 0.05, (0, 1, 3): 0.05, (0, 2, 3): 0.05,
 }
 # the splits the validation figure averages, and the accompaniment bench reports (player -> model)
 EVAL_PARTS: dict[str, tuple[int, ...]] = {"none": (), "S": (0,), "B": (3,), "SB": (0, 3)}

@@ -58,6 +58,7 @@ def test_each_segment_gives_the_player_some_voices_and_the_model_the_others():
     counts = {p: drawn.count(p) for p in PLAYER_PARTS}
     assert all(counts[p] > 0 for p in EVAL_PARTS.values()), counts  # none, S, B and SB all drawn
     assert counts[(0,)] > counts[(1,)]  # the soprano far more often than the alto alone
+    assert sum(n for p, n in counts.items() if len(p) == 3) > 0  # chords: three voices the player's
     solo = [Piece("midi", voices_to_matrix(chorale(128).tolist()))]  # no voices: played solo
     b = sample_part_batch(solo, np.random.default_rng(0), 2, 64, 16)
     assert b["player"] == [(), ()] and b["human"].sum() == 0 and b["states"].sum() > 0
