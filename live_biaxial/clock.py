@@ -2,7 +2,7 @@
 
 All sources speak MIDI clock's language, 24 pulses per quarter note (6 per 16th):
 ``start(sixteenth)``, ``pulse(t)``, ``stop()``, ``continue_()``, ``locate(sixteenth)``.
-An internal clock, a MIDI clock input and (later) Ableton Link are interchangeable.
+An internal clock, a MIDI clock input and Ableton Link (link_clock.py) are interchangeable.
 """
 
 from __future__ import annotations
@@ -95,6 +95,13 @@ class InternalClock:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=2)
+
+    def transport(self, play: bool) -> None:
+        """The console's play/stop: play again from bar 1, or stop."""
+        if play:
+            self.restart()
+        else:
+            self.stop()
 
     def restart(self) -> threading.Thread:
         """Start again from bar 1 on a fresh thread (the console's play key)."""

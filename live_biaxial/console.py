@@ -167,6 +167,8 @@ class Console(App):
             bpm = self.follower.bpm
             health = "no clock" if self.follower.dropped or bpm is None else "locked"
             clock = f"MIDI clock ({health}) {bpm:.1f} BPM" if bpm else f"MIDI clock ({health})"
+        elif hasattr(self.clock, "label"):  # a shared clock (Link) says what it is: tempo, peers, bar
+            clock = self.clock.label()
         else:
             clock = f"internal {self.clock.bpm:.0f} BPM" if self.clock else "internal"
         state = "playing" if e.playing else "stopped"
@@ -214,10 +216,7 @@ class Console(App):
         if self.clock is None:
             self.notify("the DAW's transport drives an external clock")
             return
-        if self.engine.playing:
-            self.clock.stop()
-        else:
-            self.clock.restart()
+        self.clock.transport(not self.engine.playing)
         self.refresh_view()
 
     def action_tempo(self, delta: float) -> None:

@@ -60,3 +60,15 @@ def test_main_screen_following_a_daw(snap_compare, frozen_engine):
 def test_help_screen(snap_compare, frozen_engine):
     app = Console(frozen_engine, clock=InternalClock(frozen_engine, 120))
     assert snap_compare(app, press=["question_mark"], terminal_size=SIZE)
+
+
+def test_main_screen_on_a_link_session(snap_compare, frozen_engine):
+    pytest.importorskip("link", reason="the link extra is not installed")
+    from live_biaxial.link_clock import LinkClock
+
+    clock = LinkClock(frozen_engine, 128, quantum=4, join=False)  # a real Link peer, kept off the network
+    app = Console(frozen_engine, clock=clock, ports="out: IAC Bus 1")
+    try:
+        assert snap_compare(app, terminal_size=SIZE)
+    finally:
+        clock.close()

@@ -29,11 +29,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("play", help="improvise live to a MIDI port, on the internal clock or a DAW's")
     p.add_argument("--port", help="output port: exact name or a unique part of it (default: a new virtual port)")
     p.add_argument("--clock-in", help="follow the MIDI clock (Start/Stop/Continue/SPP) of this input port")
+    p.add_argument("--clock", choices=["internal", "link"], default="internal",
+                   help="internal (default), or link: join the Ableton Link session on this network (the link extra)")
+    p.add_argument("--quantum", type=float,
+                   help="with --clock link: beats in a bar of the session, our bars start on its phase 0 (default: "
+                        "the meter's bar, 4 in 4/4)")
     p.add_argument("--input", help="listen to this input port: notes to answer, CCs to steer")
+    p.add_argument("--cc-map", metavar="FILE", help="the CC mapping to load and save (default: the one in your "
+                   "config folder, as MIDI learn in the console saves it)")
     p.add_argument("--api", default="auto", choices=["auto", "alsa", "jack", "coremidi", "windows"],
                    help="the MIDI system (auto: the first this platform has that answers; on Linux ALSA, then JACK)")
     p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
-    p.add_argument("--bpm", type=float, default=120.0, help="internal clock tempo, 20..300")
+    p.add_argument("--bpm", type=float, default=120.0,
+                   help="internal clock tempo, 20..300 (with --clock link: only a session founded by us)")
     p.add_argument("--send-clock", action="store_true", help="also send MIDI clock, Start and Stop")
     p.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16")
     p.add_argument("--split", metavar="BASS,TOP,REST",

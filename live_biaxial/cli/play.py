@@ -42,6 +42,12 @@ def run_play(args) -> int:
         raise LiveBiaxialError(f"--bpm {args.bpm}: choose a tempo within 20..300")
     if not 1 <= args.channel <= 16:
         raise LiveBiaxialError(f"--channel {args.channel}: MIDI channels are 1..16")
+    if args.clock == "link" and args.clock_in:
+        raise LiveBiaxialError("--clock link and --clock-in: follow one clock, the Link session or the MIDI port")
+    if args.clock == "link":
+        from ..link_clock import link_module
+
+        link_module()  # the optional extra: said before any port opens
     split = split_of(args.split) if args.split else None
     root, scale, cadence = key_of_args(args) or (0, "major", None)  # a key to start in: its cadence heard first
     cell = Cell(args.model)
@@ -79,14 +85,20 @@ def run_play(args) -> int:
         if args.clock_in:
             follower = MidiClockFollower(engine)
             ins.append(open_input(b, args.clock_in, callback=follower, stamped=True))
-        print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" +
-              (f", following the clock of {ins[-1].name!r}" if args.clock_in else f" at {args.bpm:g} BPM"),
-              flush=True)
-        limit = args.bars * meter[0] if args.bars else None
-        if not args.clock_in:
+        if args.clock == "link":
+            from ..link_clock import LinkClock
+
+            clock = LinkClock(engine, args.bpm, quantum=args.quantum or meter[0] / 4)
+            source = f", joining the Link session (bars of {clock.quantum:g} beats; it plays when the session plays)"
+        elif args.clock_in:
+            source = f", following the clock of {ins[-1].name!r}"
+        else:
             clock = InternalClock(engine, args.bpm)
-            if args.send_clock:
-                clock.sink = _ClockOut(engine, out)
+            source = f" at {args.bpm:g} BPM"
+        if clock is not None and args.send_clock:
+            clock.sink = _ClockOut(engine, out)
+        print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" + source, flush=True)
+        limit = args.bars * meter[0] if args.bars else None
         if tui:
             from ..console import Console
 
@@ -122,7 +134,7 @@ def run_play(args) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):  # from here on a signal only waits its turn: notes off, recording
             signal.signal(sig, lambda signum, frame: stopped_by.append(signum))
         if clock is not None:
-            clock.stop()
+            getattr(clock, "close", clock.stop)()  # a Link clock also leaves the session
         engine.close()  # every sounding note gets its note-off, then CC 123; Start/Continue now ignored
         if recorder:
             _save(recorder)
