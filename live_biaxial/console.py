@@ -10,6 +10,7 @@ import numpy as np
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+
 from rich.segment import Segment
 from rich.style import Style
 from textual.screen import ModalScreen
@@ -17,7 +18,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Static
 
-from .music.controls import NOTE_NAMES, SCALES
+from .music.controls import KNOBS, NOTE_NAMES, SCALES
 from .music.representation import LOW_NOTE, N_NOTES
 
 SHADES = " ▁▂▃▄▅▆▇█"
@@ -92,9 +93,58 @@ def key_label(keys: str) -> str:
 class HelpScreen(ModalScreen):
     BINDINGS = [Binding("escape,question_mark,q", "app.pop_screen", "close")]
 
+    def __init__(self, cc_map=None):
+        super().__init__()
+        self.cc_map = cc_map
+
     def compose(self) -> ComposeResult:
-        rows = [f"  {key_label(b.key):>8}  {b.description}" for b in Console.BINDINGS if b.description]
-        yield Static("[b]live-biaxial keys[/b]\n\n" + "\n".join(rows) + "\n\n  Esc closes this help.", id="help")
+        rows = [f"  {key_label(b.key):>8}  {b.description}".replace("[", "\\[") for b in Console.BINDINGS
+                if b.description]  # the [ key's label, not markup
+        knobs = ["", "[b]knobs[/b] (MIDI CC on the --input port; l to learn others)"] + \
+            [f"  {line}" for line in self.cc_map.lines()] if self.cc_map else []
+        yield Static("[b]live-biaxial keys[/b]\n\n" + "\n".join(rows + knobs) + "\n\n  Esc closes this help.", id="help")
+
+
+class LearnScreen(ModalScreen):
+    """MIDI learn: pick a control by its number, move a knob on the --input port; the map is listed and saved."""
+
+    BINDINGS = [Binding("escape,q,l", "close", "close")] + [Binding(str(i + 1), f"pick({i})", show=False)
+                                                           for i in range(len(KNOBS))]
+
+    def __init__(self, cc_map):
+        super().__init__()
+        self.cc_map = cc_map
+        self.seen = cc_map.learnt
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._text(), id="learn")
+
+    def on_mount(self) -> None:
+        self.set_interval(0.1, self._check)
+
+    def _text(self, note: str = "") -> str:
+        rows = [f"  {i + 1}  {line}" for i, line in enumerate(self.cc_map.lines())]
+        where = f"saved to {self.cc_map.path}" if self.cc_map.path else "not saved"
+        waiting = self.cc_map.learning
+        prompt = (f"[b]move a knob for {waiting.replace('_', '-')}[/b] on the --input port" if waiting else
+                  "press a control's number, then move a knob on the --input port")
+        return ("[b]MIDI learn[/b]\n\n" + "\n".join(rows) + f"\n\n  {prompt}\n  {note or where}\n\n  Esc closes.")
+
+    def action_pick(self, i: int) -> None:
+        self.cc_map.learning = list(KNOBS)[i]
+        self.query_one("#learn", Static).update(self._text())
+
+    def _check(self) -> None:
+        if self.cc_map.learnt != self.seen:
+            self.seen = self.cc_map.learnt
+            name, ch, cc = self.seen
+            note = self.cc_map.save_error or f"{name.replace('_', '-')}: CC {cc} channel {ch + 1}, saved"
+            self.query_one("#learn", Static).update(self._text(f"[green]{note}[/]" if not self.cc_map.save_error
+                                                               else f"[red]{note}[/]"))
+
+    def action_close(self) -> None:
+        self.cc_map.learning = None
+        self.app.pop_screen()
 
 
 class Console(App):
@@ -105,8 +155,8 @@ class Console(App):
     #roll { padding: 0 1; }
     #buttons { height: 3; }
     #buttons Button { min-width: 6; margin: 0 1 0 0; }
-    HelpScreen { align: center middle; }
-    #help { width: 60; height: auto; border: round $accent; background: $panel; padding: 1; }
+    HelpScreen, LearnScreen { align: center middle; }
+    #help, #learn { width: 64; height: auto; border: round $accent; background: $panel; padding: 1; }
     """
     BINDINGS = [
         Binding("space", "transport", "play/stop"),
@@ -124,6 +174,7 @@ class Console(App):
         Binding("right_square_bracket", "range(1)", "range up"),
         Binding("left_square_bracket", "range(-1)", "range down"),
         Binding("p", "panic", "panic"),
+        Binding("l", "learn", "MIDI learn"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
     ]
@@ -259,4 +310,7 @@ class Console(App):
         self.notify("all notes off")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.engine.cc_map))
+
+    def action_learn(self) -> None:
+        self.push_screen(LearnScreen(self.engine.cc_map))

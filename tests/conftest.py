@@ -25,6 +25,10 @@ def run_cli(*args, timeout=300, env=None):
 def pytest_configure(config):
     # One torch thread: tests run beside other work on 2 cores; oversubscribed thread pools crawl.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import tempfile
+
+    # the CC map and any other config a test's play writes: never the user's own folder
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="live-biaxial-config-")
     try:
         import torch
 

@@ -93,7 +93,7 @@ async def test_buttons_work_like_keys(engine):
 async def test_engine_changes_show_in_the_widgets(engine):
     app = Console(engine, clock=InternalClock(engine, 120), refresh_hz=50)
     async with app.run_test() as pilot:
-        engine.controls.from_cc(21, 127)  # temperature by MIDI CC from the input port
+        engine.cc_map.handle(engine.controls, 0, 21, 127)  # temperature by MIDI CC from the input port
         flat_out(engine, 20)  # 20 16ths: position 2:1:4
         await pilot.pause(0.1)
         assert "temperature 2.00" in text(app, "#controls")

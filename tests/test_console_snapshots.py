@@ -72,3 +72,13 @@ def test_main_screen_on_a_link_session(snap_compare, frozen_engine):
         assert snap_compare(app, terminal_size=SIZE)
     finally:
         clock.close()
+
+
+def test_midi_learn_screen_waiting_for_a_knob(snap_compare, frozen_engine, tmp_path):
+    from live_biaxial.music.cc_map import CCMap
+
+    frozen_engine.cc_map = CCMap({"anti_silence": (None, 20), "temperature": (4, 74), "velocity": (None, 22),
+                                  "density": (None, 23)}, path=tmp_path / "cc-map.json")
+    app = Console(frozen_engine, clock=InternalClock(frozen_engine, 120))
+    frozen_engine.cc_map.path = type(tmp_path)("/home/player/.config/live-biaxial/cc-map.json")  # the same in every run
+    assert snap_compare(app, press=["l", "3"], terminal_size=SIZE)  # learning: velocity, waiting for a knob

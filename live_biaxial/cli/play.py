@@ -7,11 +7,13 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from ..clock import InternalClock, MidiClockFollower, SinkTap
 from ..engine import Engine, EngineSettings, Recorder
 from ..errors import LiveBiaxialError
 from ..model_file import Cell
+from ..music.cc_map import CCMap, default_path
 from ..music.controls import Controls
 from ..ports import PortWatch, backend, open_input, open_output, system_name
 from .options import key_of_args, meter_of, temperature_of
@@ -49,6 +51,7 @@ def run_play(args) -> int:
 
         link_module()  # the optional extra: said before any port opens
     split = split_of(args.split) if args.split else None
+    cc_map = CCMap.load(Path(args.cc_map) if args.cc_map else default_path())  # a bad file: one line, before any port
     root, scale, cadence = key_of_args(args) or (0, "major", None)  # a key to start in: its cadence heard first
     cell = Cell(args.model)
     b = backend(args.api)
@@ -63,7 +66,7 @@ def run_play(args) -> int:
     settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed, split=split, meter=meter,
                               burst_limit=6 if b.api == "UNIX_JACK" else 0,
                               send_early=bool(args.clock_in) and not args.on_tick)
-    engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence,
+    engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence, cc_map=cc_map,
                     on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True))).open()
     ins = []
     done = threading.Event()

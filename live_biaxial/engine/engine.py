@@ -23,6 +23,7 @@ import mido
 import numpy as np
 
 from ..clock import PULSES_PER_16TH
+from ..music.cc_map import CCMap
 from ..music.controls import Controls
 from ..music.generation import AntiSilence, hear, seed_step
 from ..music.representation import LOW_NOTE, N_NOTES, PLAY
@@ -33,9 +34,11 @@ from .settings import EngineSettings
 
 class Engine:
     def __init__(self, cell, port, controls: Controls | None = None, settings: EngineSettings = EngineSettings(),
-                 recorder=None, on_bar: Callable[[dict], None] | None = None, prime: np.ndarray | None = None):
+                 recorder=None, on_bar: Callable[[dict], None] | None = None, prime: np.ndarray | None = None,
+                 cc_map: CCMap | None = None):
         self.cell, self.port = cell, port
         self.controls = controls or Controls()
+        self.cc_map = cc_map or CCMap()  # which knob moves which control (MIDI learn changes it)
         self.settings = settings
         self.recorder, self.on_bar = recorder, on_bar
         self.prime = prime  # (P, 78, 2): heard before the first 16th, not played
@@ -354,7 +357,7 @@ class Engine:
                 else:
                     self.human_held[msg.note - LOW_NOTE] = False
         elif msg.type == "control_change":
-            self.controls.from_cc(msg.control, msg.value)
+            self.cc_map.handle(self.controls, msg.channel, msg.control, msg.value)
             return
         else:
             return

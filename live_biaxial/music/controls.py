@@ -28,8 +28,15 @@ MINOR_SCALES = ("minor", "dorian", "harmonic minor")  # scales whose tonic chord
 _KEY_WORDS = {"": "major", "maj": "major", "m": "minor", "min": "minor", "harmonic": "harmonic minor"}
 
 TEMPERATURE_RANGE = (0.05, 3.0)  # what a player may set (1 = plain sampling)
-# MIDI CC numbers on the --input port (documented in the README)
+# MIDI CC numbers on the --input port by default (documented in the README; MIDI learn changes them: cc_map.py)
 CC_ANTI_SILENCE, CC_TEMPERATURE, CC_VELOCITY, CC_DENSITY = 20, 21, 22, 23
+# the controls a knob can move, and how its value 0..127 maps onto each
+KNOBS = {
+    "anti_silence": lambda v: v / 127.0,
+    "temperature": lambda v: 0.1 + 1.9 * v / 127.0,
+    "velocity": lambda v: max(1, v),
+    "density": lambda v: -4.0 + 8.0 * v / 127.0,
+}
 
 
 @dataclasses.dataclass
@@ -66,20 +73,9 @@ class Controls:
         allowed = np.isin((midi - self.key_root) % 12, SCALES[self.scale]) & (midi >= self.low) & (midi <= self.high)
         self.play_bias = np.where(allowed, np.float32(self.density), np.float32(FORBIDDEN)).astype(np.float32)
 
-    def from_cc(self, control: int, value: int) -> bool:
-        """Apply a MIDI CC from the input port; True if it was one of ours."""
-        x = value / 127.0
-        if control == CC_ANTI_SILENCE:
-            self.update(anti_silence=x)
-        elif control == CC_TEMPERATURE:
-            self.update(temperature=0.1 + 1.9 * x)
-        elif control == CC_VELOCITY:
-            self.update(velocity=max(1, value))
-        elif control == CC_DENSITY:
-            self.update(density=-4.0 + 8.0 * x)
-        else:
-            return False
-        return True
+    def from_knob(self, name: str, value: int) -> None:
+        """Set control ``name`` (one of KNOBS) from a knob's MIDI value 0..127."""
+        self.update(**{name: KNOBS[name](value)})
 
     def velocities(self, probs: np.ndarray) -> np.ndarray:
         """Note-on velocities (78,) for one step's P(play)."""
