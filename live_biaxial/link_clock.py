@@ -157,6 +157,10 @@ class LinkClock:
                 k = s * PULSES_PER_16TH
                 continue
             sleep_until(t)
+            state = self.link.captureAppSessionState()
+            if not state.isPlaying():  # stopped in the last few ms: this pulse is no longer the session's
+                self.sink.stop()
+                return k
             self.sink.pulse(t, self._perf(state.timeAtBeat(beat + 1.0 / PPQN, q)))
             k += 1
         return k
