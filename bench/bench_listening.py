@@ -65,9 +65,12 @@ def held_triads(chords: list[str], bars: int) -> tuple[np.ndarray, np.ndarray]:
     return part, classes
 
 
+LEAVE_PLAYERS_NOTES = True  # as play does, unless --double-player
+
+
 def play_along(cell: Cell, part: np.ndarray, seed: int) -> np.ndarray:
     notes, _ = generate(cell, cell.state_size, len(part), seed_notes=seed_step(), seed=seed, anti_silence=1.0,
-                        temperature=cell.temperature, human=part)
+                        temperature=cell.temperature, human=part, leave_players_notes=LEAVE_PLAYERS_NOTES)
     return notes
 
 
@@ -106,16 +109,19 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--pieces", type=int, default=24, help="test chorales per chorale case")
     ap.add_argument("--temperature", type=float, help="the listening model's (default: its own, as play)")
+    ap.add_argument("--double-player", action="store_true", help="as play --double-player: the player's pitches open")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "listening.json"))
     args = ap.parse_args()
     cells = {"listening": Cell(args.model), "merged": Cell(args.merged)}
     if args.temperature:
         cells["listening"].temperature = args.temperature
+    global LEAVE_PLAYERS_NOTES
+    LEAVE_PLAYERS_NOTES = not args.double_player
     if not cells["listening"].listens:
         raise SystemExit(f"{args.model}: a solo model; the bench wants one that listens")
     t0 = time.time()
     result = {"model": Path(args.model).name, "merged": Path(args.merged).name, "seeds": args.seeds,
-              "temperature": cells["listening"].temperature, "merged_temperature": cells["merged"].temperature,
+              "temperature": cells["listening"].temperature, "leave_players_notes": LEAVE_PLAYERS_NOTES, "merged_temperature": cells["merged"].temperature,
               "cases": {}}
     for name, (key, minor, chords) in PROGRESSIONS.items():
         part, classes = held_triads(chords, 16)

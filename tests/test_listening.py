@@ -248,3 +248,35 @@ def test_generate_accompanies_a_part_in_its_meter_on_two_tracks(listening_file, 
     assert r.returncode == 2 and "choose one" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("generate", "--model", listening_file, "--meter", "7/5", "--out", out)
     assert r.returncode == 2 and "--meter 7/5" in r.stderr
+
+
+@pytest.mark.parametrize("leave", [True, False])
+def test_a_listening_model_leaves_the_pitches_the_player_sounds_to_the_player(listening_file, leave):
+    import mido
+
+    from live_biaxial.music.controls import Controls
+    from live_biaxial.music.generation import generate
+    from tests.fakes import CountingCell, FakePort, flat_engine, flat_out
+
+    held = [60 - LOW_NOTE, 64 - LOW_NOTE, 67 - LOW_NOTE]
+    cell = CountingCell(Cell(listening_file))
+    engine = flat_engine(cell, FakePort(), Controls(density=4.0, leave_players_notes=leave))  # eager to play
+    flat_out(engine, 2)
+    for n in (60, 64, 67):
+        engine.human(mido.Message("note_on", note=n, velocity=90))
+    flat_out(engine, 24, start=False)
+    engine.close()
+    first = len(cell.played) - len(cell.heard)  # the warm-up's steps hear nobody
+    while_held = [played for heard, played in zip(cell.heard, cell.played[first:]) if heard[held, 0].all()]
+    assert len(while_held) > 20
+    doubled = sum(int(p[held, 0].sum()) for p in while_held)
+    assert (doubled == 0) if leave else (doubled > 0), doubled  # closed to it, or (--double-player) open
+    assert sum(int(p[:, 0].sum()) for p in while_held) > 20  # it plays on around them
+
+    part = np.zeros((48, 78, 2), np.float32)
+    part[:, held, 0] = 1
+    part[0, held, 1] = 1
+    c = Cell(listening_file)
+    notes, _ = generate(c, c.state_size, 48, play_bias=np.full(78, 4.0, np.float32), human=part,
+                        leave_players_notes=leave)
+    assert (notes[:, held, 0].sum() == 0) == leave  # generate --accompany does the same

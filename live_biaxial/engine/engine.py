@@ -25,7 +25,7 @@ import numpy as np
 from ..clock import PULSES_PER_16TH
 from ..music.cc_map import CCMap
 from ..music.controls import Controls
-from ..music.generation import AntiSilence, hear, seed_step
+from ..music.generation import AntiSilence, hear, leave_to_player, seed_step
 from ..music.representation import LOW_NOTE, N_NOTES, PLAY
 from .notes import SoundingNotes
 from .sender import Chunk, Sender
@@ -51,6 +51,7 @@ class Engine:
         self.noise = np.zeros((N_NOTES, 2), np.float32)
         self.seen = np.zeros((N_NOTES, 2), np.float32)  # what a solo model is fed: its notes and the player's
         self.part = np.zeros((N_NOTES, 2), np.float32)  # what a model that listens hears of the player (held, struck)
+        self.open_bias = np.zeros(N_NOTES, np.float32)  # the play bias less the player's pitches (leave_to_player)
         self.meter = np.array(settings.meter, np.int64)  # (2,) [16ths per bar, 16ths per beat]
         self.bar_steps = int(settings.meter[0])
         self.listens = bool(getattr(cell, "listens", False))
@@ -298,8 +299,10 @@ class Engine:
         self.rng.random(out=self.noise, dtype=np.float32)
         position = np.int64((sixteenth - 1) % self.bar_steps)  # the previous 16th's place in its bar
         heard = (self.part, self.meter) if self.listens else ()
+        bias = leave_to_player(c.play_bias, self.part, self.open_bias) if self.listens and c.leave_players_notes \
+            else c.play_bias
         new, probs, state = self.cell(seen, position, self.state, self.noise, np.float32(self.rule.c),
-                                      np.float32(c.temperature), c.play_bias, *heard)
+                                      np.float32(c.temperature), bias, *heard)
         self.next_notes[:] = new
         self.next_probs[:] = probs
         self.state = state  # the cell alternates two output buffers: no copy needed

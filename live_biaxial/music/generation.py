@@ -77,6 +77,15 @@ def hear(cell, prime: np.ndarray, state: np.ndarray, rule: AntiSilence, temperat
     return np.array(prime[-1], np.float32), np.array(state, np.float32)
 
 
+def leave_to_player(play_bias: np.ndarray, part: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The play bias (78,) with every pitch the player sounds (part (78, 2): held, struck) closed to the
+    model, written into out (78,): an accompanist adds voices around the player's, it does not play the
+    player's own notes back (octaves and other voices stay open)."""
+    np.copyto(out, play_bias)
+    np.putmask(out, part[:, 0] > 0, np.float32(-np.inf))
+    return out
+
+
 def generate(
     cell,
     state_size: int,
@@ -89,13 +98,15 @@ def generate(
     prime: np.ndarray | None = None,
     human: np.ndarray | None = None,
     meter: tuple[int, int] = (16, 4),
+    leave_players_notes: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walk n_steps from a seed step -> (notes (n_steps, 78, 2) uint8, probs (n_steps, 78, 2)).
 
     prime (P, 78, 2): music to go on from instead of the seed step. The model hears it step by step
     (each real step fed in place of what it would have played), then plays the P+1-th step on.
     human (n_steps, 78, 2): the player's part, heard at each step as it is played (a model that listens
-    hears it apart; a solo model merged into the notes it played before). meter: [16ths per bar, per beat]."""
+    hears it apart; a solo model merged into the notes it played before). meter: [16ths per bar, per beat].
+    leave_players_notes: a model that listens never plays a pitch the player sounds (leave_to_player)."""
     rng = np.random.default_rng(seed)
     notes = np.zeros((N_NOTES, 2), np.float32) if seed_notes is None else np.asarray(seed_notes, np.float32)
     state = np.zeros((N_NOTES, state_size), np.float32)
@@ -111,15 +122,20 @@ def generate(
     listens = bool(getattr(cell, "listens", False))
     bar = np.array(meter, np.int64)
     part = np.zeros((n_steps, N_NOTES, 2), np.float32) if human is None else np.asarray(human, np.float32)
+    open_bias = np.zeros(N_NOTES, np.float32)
     for t in range(n_steps):
         noise = rng.random((N_NOTES, 2), dtype=np.float32)
+        step_bias = bias
         if listens:
             heard = (part[t], bar)
+            if leave_players_notes and human is not None:
+                step_bias = leave_to_player(bias, part[t], open_bias)
         else:
             heard = ()
             if human is not None:  # the solo model's way of hearing: the player's notes as if its own
                 notes = np.maximum(notes, part[t])
-        notes, p, state = cell(notes, np.int64(step % bar[0]), state, noise, np.float32(rule.c), temp, bias, *heard)
+        notes, p, state = cell(notes, np.int64(step % bar[0]), state, noise, np.float32(rule.c), temp, step_bias,
+                               *heard)
         out[t], probs[t] = notes, p
         rule.update(int(notes[:, 0].sum()))
         step += 1
