@@ -65,7 +65,7 @@ def held_triads(chords: list[str], bars: int) -> tuple[np.ndarray, np.ndarray]:
     return part, classes
 
 
-LEAVE_PLAYERS_NOTES = True  # as play does, unless --double-player
+LEAVE_PLAYERS_NOTES = False  # as play does, unless --no-doubling
 
 
 def play_along(cell: Cell, part: np.ndarray, seed: int) -> np.ndarray:
@@ -109,14 +109,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--pieces", type=int, default=24, help="test chorales per chorale case")
     ap.add_argument("--temperature", type=float, help="the listening model's (default: its own, as play)")
-    ap.add_argument("--double-player", action="store_true", help="as play --double-player: the player's pitches open")
+    ap.add_argument("--no-doubling", action="store_true", help="as play --no-doubling: the player's pitches closed to the model")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "listening.json"))
     args = ap.parse_args()
     cells = {"listening": Cell(args.model), "merged": Cell(args.merged)}
     if args.temperature:
         cells["listening"].temperature = args.temperature
     global LEAVE_PLAYERS_NOTES
-    LEAVE_PLAYERS_NOTES = not args.double_player
+    LEAVE_PLAYERS_NOTES = args.no_doubling
     if not cells["listening"].listens:
         raise SystemExit(f"{args.model}: a solo model; the bench wants one that listens")
     t0 = time.time()

@@ -224,6 +224,18 @@ def test_a_listening_model_steps_as_late_as_its_step_time_allows(listening_file,
         solo.close()
 
 
+def intervals(track) -> list[tuple[int, int, int]]:
+    """(start tick, end tick, note) of each note of a MIDI track."""
+    t, on, out = 0, {}, []
+    for m in track:
+        t += m.time
+        if m.type == "note_on" and m.velocity:
+            on[m.note] = t
+        elif m.type in ("note_on", "note_off") and m.note in on:
+            out.append((on.pop(m.note), t, m.note))
+    return out
+
+
 def test_generate_accompanies_a_part_in_its_meter_on_two_tracks(listening_file, tmp_path):
     import mido
 
@@ -244,6 +256,11 @@ def test_generate_accompanies_a_part_in_its_meter_on_two_tracks(listening_file, 
     assert (sig.numerator, sig.denominator) == (3, 4)  # no --meter: the part's own
     melody = [m.note for m in duet.tracks[1] if m.type == "note_on" and m.velocity]
     assert melody == [67, 69, 71, 72, 71, 69, 67, 66, 67]
+    r = run_cli("generate", "--model", listening_file, "--accompany", part, "--out", out, "--seed", "3",
+                "--no-doubling")
+    assert r.returncode == 0, r.stderr
+    spans = [intervals(t) for t in mido.MidiFile(out).tracks]
+    assert spans[0] and not [(a, b) for a in spans[0] for b in spans[1] if a[2] == b[2] and a[0] < b[1] and b[0] < a[1]]
     r = run_cli("generate", "--model", listening_file, "--accompany", part, "--prime", part, "--out", out)
     assert r.returncode == 2 and "choose one" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("generate", "--model", listening_file, "--meter", "7/5", "--out", out)
@@ -270,7 +287,7 @@ def test_a_listening_model_leaves_the_pitches_the_player_sounds_to_the_player(li
     while_held = [played for heard, played in zip(cell.heard, cell.played[first:]) if heard[held, 0].all()]
     assert len(while_held) > 20
     doubled = sum(int(p[held, 0].sum()) for p in while_held)
-    assert (doubled == 0) if leave else (doubled > 0), doubled  # closed to it, or (--double-player) open
+    assert (doubled == 0) if leave else (doubled > 0), doubled  # closed to it (--no-doubling), or open (the default)
     assert sum(int(p[:, 0].sum()) for p in while_held) > 20  # it plays on around them
 
     part = np.zeros((48, 78, 2), np.float32)

@@ -35,9 +35,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    help="with --clock link: beats in a bar of the session, our bars start on its phase 0 (default: "
                         "the meter's bar, 4 in 4/4)")
     p.add_argument("--input", help="listen to this input port: notes to answer, CCs to steer")
-    p.add_argument("--double-player", action="store_true",
-                   help="let a model that listens play the pitches you sound too (by default it leaves them to you and "
-                        "plays the other voices, octaves open)")
+    p.add_argument("--no-doubling", action="store_true",
+                   help="a model that listens never plays a pitch you are sounding (octaves stay open; it then plays "
+                        "fewer tones of your chord: docs/listening.md)")
     p.add_argument("--cc-map", metavar="FILE", help="the CC mapping to load and save (default: the one in your "
                    "config folder, as MIDI learn in the console saves it)")
     p.add_argument("--api", default="auto", choices=["auto", "alsa", "jack", "coremidi", "windows"],
@@ -86,9 +86,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--accompany", metavar="PART.mid",
                    help="play along with this part (a melody, a bass line, chords) for its length: the file gets "
                         "the improviser's track first, then the part's")
-    p.add_argument("--double-player", action="store_true",
-                   help="let a model that listens play the pitches you sound too (by default it leaves them to you and "
-                        "plays the other voices, octaves open)")
+    p.add_argument("--no-doubling", action="store_true",
+                   help="a model that listens never plays a pitch you are sounding (octaves stay open; it then plays "
+                        "fewer tones of your chord: docs/listening.md)")
     p.add_argument("--plot", help="also draw the piano roll to this PNG")
     p.set_defaults(run=lambda a: _command("generate", "run_generate")(a))
 

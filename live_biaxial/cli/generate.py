@@ -41,7 +41,7 @@ def run_generate(args) -> int:
     heard = cadence if prime is None else prime  # what the model hears first; the cadence is not written
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
                         anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard,
-                        human=part, meter=(bar_steps, beat_steps), leave_players_notes=not args.double_player)
+                        human=part, meter=(bar_steps, beat_steps), leave_players_notes=args.no_doubling)
     music = notes if prime is None else np.concatenate([prime, notes])  # (P + steps, 78, 2)
     out = Path(args.out)
     write = dict(bpm=args.bpm, steps_per_beat=cell.steps_per_beat, time_signature=signature)

@@ -59,7 +59,7 @@ def run_play(args) -> int:
     controls = Controls(anti_silence=args.anti_silence, temperature=temperature_of(args, cell), velocity=args.velocity,
                         velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
                         density=args.density, key_root=root, scale=scale if args.lock else "chromatic",
-                        leave_players_notes=not args.double_player)
+                        leave_players_notes=args.no_doubling)
     recorder = Recorder(args.record, args.bpm) if args.record else None
     tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
     quiet = args.quiet or tui

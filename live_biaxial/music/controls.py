@@ -51,7 +51,7 @@ class Controls:
     scale: str = "chromatic"
     low: int = LOW_NOTE  # MIDI range allowed to play
     high: int = LOW_NOTE + N_NOTES - 1
-    leave_players_notes: bool = True  # a model that listens never plays a pitch the player sounds
+    leave_players_notes: bool = False  # True: a model that listens never plays a pitch the player sounds
     play_bias: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(N_NOTES, np.float32), repr=False)
 
     def __post_init__(self):

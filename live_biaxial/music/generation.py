@@ -98,7 +98,7 @@ def generate(
     prime: np.ndarray | None = None,
     human: np.ndarray | None = None,
     meter: tuple[int, int] = (16, 4),
-    leave_players_notes: bool = True,
+    leave_players_notes: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walk n_steps from a seed step -> (notes (n_steps, 78, 2) uint8, probs (n_steps, 78, 2)).
 
