@@ -252,6 +252,14 @@ def controls_main(out: str) -> int:
     time.sleep(2.5)  # a bar of 4 at 133 BPM is 1.8 s
     result["peer_playing"] = peer.captureAppSessionState().isPlaying()
     result["pulses_playing"] = len(sink.pulses)
+    s = peer.captureAppSessionState()  # the other peer re-maps the beat: two beats ahead, at once
+    now = peer.clock().micros()
+    s.forceBeatAtTime(s.beatAtTime(now, 4) + 2.0, now, 4)
+    peer.commitAppSessionState(s)
+    time.sleep(1.0)
+    result["relocations"] = ours.relocations
+    result["located_to"] = [c[1] for c in sink.calls if isinstance(c, tuple) and c[0] == "locate"]
+    result["pulses_after_jump"] = len(sink.pulses) - result["pulses_playing"]
     ours.transport(False)
     time.sleep(0.5)
     result["peer_playing_after_stop"] = peer.captureAppSessionState().isPlaying()

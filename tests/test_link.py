@@ -53,6 +53,9 @@ def test_the_consoles_tempo_and_transport_go_to_the_session(tmp_path):
     assert r["pulses_before_play"] == 0  # with a peer, it waits for the session's transport
     assert r["peer_tempo_after_set"] == pytest.approx(133, abs=0.01)
     assert r["peer_playing"] and r["pulses_playing"] > 0
+    # a peer jumped the beat two beats ahead: it moved there (8 16ths on) instead of playing the skipped ones
+    assert r["relocations"] == 1 and len(r["located_to"]) == 1 and r["pulses_after_jump"] > 24
+    assert abs(r["located_to"][0] - (r["pulses_playing"] // 6 + 8)) <= 2, r
     assert not r["peer_playing_after_stop"] and r["calls"] == ["start", "stop"]
 
 
