@@ -65,12 +65,9 @@ def held_triads(chords: list[str], bars: int) -> tuple[np.ndarray, np.ndarray]:
     return part, classes
 
 
-LEAVE_PLAYERS_NOTES = False  # as play does, unless --no-doubling
-
-
-def play_along(cell: Cell, part: np.ndarray, seed: int) -> np.ndarray:
+def play_along(cell: Cell, part: np.ndarray, seed: int, no_doubling: bool = False) -> np.ndarray:
     notes, _ = generate(cell, cell.state_size, len(part), seed_notes=seed_step(), seed=seed, anti_silence=1.0,
-                        temperature=cell.temperature, human=part, leave_players_notes=LEAVE_PLAYERS_NOTES)
+                        temperature=cell.temperature, human=part, leave_players_notes=no_doubling)
     return notes
 
 
@@ -85,7 +82,7 @@ def mean(rows: list[dict]) -> dict:
     return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
-def chorale_cases(pieces: list, player: int, cells: dict, seeds: int) -> dict:
+def chorale_cases(pieces: list, player: int, cells: dict, seeds: int, no_doubling: bool) -> dict:
     out = {name: [] for name in [*cells, "data"]}
     for k, v in enumerate(pieces):
         v = np.asarray(v, np.int64)
@@ -98,7 +95,7 @@ def chorale_cases(pieces: list, player: int, cells: dict, seeds: int) -> dict:
         out["data"].append(figures(real, part, chords, scale))
         for name, cell in cells.items():
             for s in range(seeds):
-                out[name].append(figures(play_along(cell, part, 1000 * k + s), part, chords, scale))
+                out[name].append(figures(play_along(cell, part, 1000 * k + s, no_doubling), part, chords, scale))
     return {name: mean(rows) for name, rows in out.items()}
 
 
@@ -115,18 +112,17 @@ def main() -> None:
     cells = {"listening": Cell(args.model), "merged": Cell(args.merged)}
     if args.temperature:
         cells["listening"].temperature = args.temperature
-    global LEAVE_PLAYERS_NOTES
-    LEAVE_PLAYERS_NOTES = args.no_doubling
     if not cells["listening"].listens:
         raise SystemExit(f"{args.model}: a solo model; the bench wants one that listens")
     t0 = time.time()
     result = {"model": Path(args.model).name, "merged": Path(args.merged).name, "seeds": args.seeds,
-              "temperature": cells["listening"].temperature, "leave_players_notes": LEAVE_PLAYERS_NOTES, "merged_temperature": cells["merged"].temperature,
+              "temperature": cells["listening"].temperature, "leave_players_notes": args.no_doubling,
+              "merged_temperature": cells["merged"].temperature,
               "cases": {}}
     for name, (key, minor, chords) in PROGRESSIONS.items():
         part, classes = held_triads(chords, 16)
         scale = scale_mask(NAMES[key], minor)
-        result["cases"][name] = {m: mean([figures(play_along(c, part, s), part, classes, scale)
+        result["cases"][name] = {m: mean([figures(play_along(c, part, s, args.no_doubling), part, classes, scale)
                                           for s in range(args.seeds)]) for m, c in cells.items()}
     (k1, c1), (k2, c2) = KEY_CHANGE
     a, ca = held_triads(c1, 8)
@@ -136,15 +132,15 @@ def main() -> None:
     for m, c in cells.items():
         rows, follow = [], []
         for s in range(args.seeds):
-            notes = play_along(c, part, s)
+            notes = play_along(c, part, s, args.no_doubling)
             rows.append(figures(notes[128:], part[128:], classes[128:], scale_mask(NAMES[k2], False)))
             follow.append(steps_to_follow(notes, 128, scale_mask(NAMES[k2], False)))
         change[m] = {**mean(rows), "16ths_to_follow_median": float(np.median([f if f is not None else 128 for f in follow])),
                      "16ths_to_follow": follow}
     result["cases"]["key change C -> E major (figures of the E major half)"] = change
     test = json.loads(JSB.read_text())["test"][: args.pieces]
-    result["cases"]["soprano of the test chorales (S -> ATB)"] = chorale_cases(test, 0, cells, 2)
-    result["cases"]["bass of the test chorales (B -> SAT)"] = chorale_cases(test, 3, cells, 2)
+    result["cases"]["soprano of the test chorales (S -> ATB)"] = chorale_cases(test, 0, cells, 2, args.no_doubling)
+    result["cases"]["bass of the test chorales (B -> SAT)"] = chorale_cases(test, 3, cells, 2, args.no_doubling)
     result["seconds"] = round(time.time() - t0, 1)
     Path(args.out).write_text(json.dumps(result, indent=1))
     for case, rows in result["cases"].items():

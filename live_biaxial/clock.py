@@ -59,14 +59,45 @@ def sleep_until(t: float, spin: float = 0.0015) -> None:
             time.sleep(left - spin)
 
 
-class InternalClock:
-    """Pulses from perf_counter at a tempo that can change while playing."""
+class ThreadedClock:
+    """A clock source that plays on a thread of its own: ``run(sixteenths)`` until ``stop()``."""
 
-    def __init__(self, sink: ClockSink, bpm: float = 120.0):
+    thread_name = "clock"
+
+    def __init__(self, sink: ClockSink):
         self.sink = sink
-        self.bpm = min(300.0, max(20.0, float(bpm)))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def run(self, sixteenths: int | None = None) -> None:
+        raise NotImplementedError
+
+    def start_thread(self, sixteenths: int | None = None) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, args=(sixteenths,), name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def close(self) -> None:
+        """Stop for good (play's exit)."""
+        self.stop()
+
+
+class InternalClock(ThreadedClock):
+    """Pulses from perf_counter at a tempo that can change while playing."""
+
+    thread_name = "internal-clock"
+
+    def __init__(self, sink: ClockSink, bpm: float = 120.0):
+        super().__init__(sink)
+        self.bpm = min(300.0, max(20.0, float(bpm)))
+
+    def label(self) -> str:
+        return f"internal {self.bpm:.0f} BPM"
 
     def set_bpm(self, bpm: float) -> None:
         self.bpm = min(300.0, max(20.0, float(bpm)))
@@ -85,16 +116,6 @@ class InternalClock:
                 break
             t += dt
         self.sink.stop()
-
-    def start_thread(self, sixteenths: int | None = None) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run, args=(sixteenths,), name="internal-clock", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
 
     def transport(self, play: bool) -> None:
         """The console's play/stop: play again from bar 1, or stop."""

@@ -138,9 +138,9 @@ class LearnScreen(ModalScreen):
         if self.cc_map.learnt != self.seen:
             self.seen = self.cc_map.learnt
             name, ch, cc = self.seen
-            note = self.cc_map.save_error or f"{name.replace('_', '-')}: CC {cc} channel {ch + 1}, saved"
-            self.query_one("#learn", Static).update(self._text(f"[green]{note}[/]" if not self.cc_map.save_error
-                                                               else f"[red]{note}[/]"))
+            error = self.cc_map.save_error
+            note = f"[red]{error}[/]" if error else f"[green]{name.replace('_', '-')}: CC {cc} channel {ch + 1}, saved[/]"
+            self.query_one("#learn", Static).update(self._text(note))
 
     def action_close(self) -> None:
         self.cc_map.learning = None
@@ -218,10 +218,8 @@ class Console(App):
             bpm = self.follower.bpm
             health = "no clock" if self.follower.dropped or bpm is None else "locked"
             clock = f"MIDI clock ({health}) {bpm:.1f} BPM" if bpm else f"MIDI clock ({health})"
-        elif hasattr(self.clock, "label"):  # a shared clock (Link) says what it is: tempo, peers, bar
-            clock = self.clock.label()
-        else:
-            clock = f"internal {self.clock.bpm:.0f} BPM" if self.clock else "internal"
+        else:  # the clock says what it is (internal: its tempo; Link: the session's tempo, peers, bar)
+            clock = self.clock.label() if self.clock else "internal"
         state = "playing" if e.playing else "stopped"
         failed = sum(getattr(p, "failures", 0) for p in self.inputs)  # the input thread goes on past each
         dropped = [p for p in self.inputs if getattr(p, "dropped", 0)]  # bytes that were no MIDI message

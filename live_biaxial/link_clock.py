@@ -15,10 +15,9 @@ Link is GPL (the binding, LinkPython-extern, links Ableton's Link library); it i
 from __future__ import annotations
 
 import math
-import threading
 import time
 
-from .clock import PPQN, PULSES_PER_16TH, ClockSink, sleep_until
+from .clock import PPQN, PULSES_PER_16TH, ClockSink, ThreadedClock, sleep_until
 from .errors import LiveBiaxialError
 
 RECHECK_S = 0.004  # while waiting for a pulse, read the session again this often (a tempo change, a stop)
@@ -34,15 +33,17 @@ def link_module():
     return link
 
 
-class LinkClock:
+class LinkClock(ThreadedClock):
     """Pulses on the beat grid of a Link session, for a ClockSink (the engine)."""
+
+    thread_name = "link-clock"
 
     def __init__(self, sink: ClockSink, bpm: float = 120.0, quantum: float = 4.0, start_alone: bool = True,
                  join: bool = True):
         """join=False: a peer that does not go on the network (yet); ``link.enabled = True`` joins."""
         if not quantum > 0:
             raise LiveBiaxialError(f"--quantum {quantum:g}: a bar of at least one beat, e.g. 4")
-        self.sink = sink
+        super().__init__(sink)
         self.quantum = float(quantum)
         self.start_alone = start_alone
         self.link = link_module().Link(min(300.0, max(20.0, float(bpm))))
@@ -50,9 +51,6 @@ class LinkClock:
         self.link.enabled = join
         self._clock = self.link.clock()
         self._joined = time.perf_counter()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.takes = 0  # how many times the session started us playing
         self.relocations = 0  # times the session's beat jumped (a peer re-mapped it) and we moved with it
 
     # ---- what the console and the play command read and set ---------------------------------
@@ -131,7 +129,6 @@ class LinkClock:
         state = self.link.captureAppSessionState()
         first = self._first_bar(state)
         self.sink.start(0, self._perf(state.timeAtBeat(first, q)))
-        self.takes += 1
         k = 0  # pulses since the take's first bar line
         while not self._stop.is_set() and (limit is None or k < limit):
             beat = first + k / PPQN
@@ -165,17 +162,7 @@ class LinkClock:
             k += 1
         return k
 
-    def start_thread(self, sixteenths: int | None = None) -> threading.Thread:
-        self._thread = threading.Thread(target=self.run, args=(sixteenths,), name="link-clock", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self) -> None:
-        """End this clock (the session plays on for the others)."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=2)
-
     def close(self) -> None:
+        """End this clock and leave the session (it plays on for the others)."""
         self.stop()
         self.link.enabled = False

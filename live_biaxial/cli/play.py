@@ -138,7 +138,7 @@ def run_play(args) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):  # from here on a signal only waits its turn: notes off, recording
             signal.signal(sig, lambda signum, frame: stopped_by.append(signum))
         if clock is not None:
-            getattr(clock, "close", clock.stop)()  # a Link clock also leaves the session
+            clock.close()  # a Link clock also leaves the session
         engine.close()  # every sounding note gets its note-off, then CC 123; Start/Continue now ignored
         if recorder:
             _save(recorder)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 
 from ..errors import LiveBiaxialError
@@ -42,7 +41,6 @@ class CCMap:
         self.learning: str | None = None  # the control waiting for a knob
         self.learnt: tuple[str, int, int] | None = None  # the last binding learnt: (control, channel, cc)
         self.save_error: str | None = None
-        self._lock = threading.Lock()
         self._index()
 
     def _index(self) -> None:
@@ -67,13 +65,12 @@ class CCMap:
     def learn(self, control: str, channel: int, cc: int) -> None:
         if control not in KNOBS:
             raise LiveBiaxialError(f"MIDI learn: {control!r} is not a control a knob can move ({', '.join(KNOBS)})")
-        with self._lock:
-            bindings = {n: b for n, b in self.bindings.items() if n != control and not _same_knob(b, (channel, cc))}
-            bindings[control] = (channel, cc)
-            self.bindings = bindings
-            self._index()
-            self.learning = None
-            self.learnt = (control, channel, cc)
+        bindings = {n: b for n, b in self.bindings.items() if n != control and not _same_knob(b, (channel, cc))}
+        bindings[control] = (channel, cc)
+        self.bindings = bindings  # swapped in whole, as the lookup is: a reader sees the old map or the new
+        self._index()
+        self.learning = None
+        self.learnt = (control, channel, cc)
         self.save()
 
     def save(self) -> None:
