@@ -81,6 +81,16 @@ class PianoRoll(Widget):
         return Strip(segments)
 
 
+def harmony_line(engine, sixteenth: int) -> str:
+    """'chord Am (chart)  next F  harmony 0.50': the chord the model follows now, where it comes from, the next."""
+    h = engine.harmony
+    now = f"[b]{h.chord.name}[/b] ({h.source})" if h.chord is not None else "none" + (f" ({h.source})" if h.source else "")
+    bar = engine.bar_steps
+    upcoming = h.upcoming(*divmod(sixteenth, bar), bar)
+    following = f"  next {upcoming.name}" if upcoming is not None else ""
+    return f"chord {now}{following}  harmony {engine.controls.harmony:.2f}"
+
+
 KEY_LABELS = {"space": "Space", "plus": "+", "equals_sign": "=", "minus": "-", "question_mark": "?",
               "left_square_bracket": "[", "right_square_bracket": "]"}
 
@@ -150,7 +160,7 @@ class LearnScreen(ModalScreen):
 class Console(App):
     CSS = """
     Screen { layout: vertical; }
-    #status, #controls, #stats, #probs { height: 1; padding: 0 1; }
+    #status, #controls, #harmony, #stats, #probs { height: 1; padding: 0 1; }
     #probs { color: $accent; }
     #roll { padding: 0 1; }
     #buttons { height: 3; }
@@ -166,6 +176,8 @@ class Console(App):
         Binding("z", "anti_silence(-0.1)", "anti-silence -"),
         Binding("t", "temperature(0.1)", "temperature +"),
         Binding("g", "temperature(-0.1)", "temperature -"),
+        Binding("h", "harmony(0.1)", "harmony + (keep to the chord)"),
+        Binding("n", "harmony(-0.1)", "harmony - (as the model likes)"),
         Binding("v", "velocity(8)", "velocity +"),
         Binding("b", "velocity(-8)", "velocity -"),
         Binding("c", "channel", "channel"),
@@ -189,6 +201,7 @@ class Console(App):
     def compose(self) -> ComposeResult:
         yield Static(id="status")
         yield Static(id="controls")
+        yield Static(id="harmony")
         yield PianoRoll(id="roll")
         yield Static(id="probs")
         yield Static(id="stats")
@@ -201,7 +214,7 @@ class Console(App):
 
     def on_mount(self) -> None:
         # references, not queries: App.query_one searches the screen on top (the help screen too)
-        self.views = {name: self.query_one(f"#{name}", Static) for name in ("status", "controls", "probs", "stats")}
+        self.views = {name: self.query_one(f"#{name}", Static) for name in ("status", "controls", "harmony", "probs", "stats")}
         self.roll = self.query_one(PianoRoll)
         self.shown: dict[str, str] = {}
         self.roll_at: tuple[int, int] | None = None
@@ -235,6 +248,7 @@ class Console(App):
         self._show("controls", 
             f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "
             f"{channels}  key {c.key_name()}  range {lo}..{hi}  density {c.density:+.1f}")
+        self._show("harmony", harmony_line(e, s16 + 1))
         newest = (len(e.history), e.history[-1][0]) if e.history else (0, -1)
         if newest != self.roll_at:  # a new 16th (or a restart): only then is there a new roll to draw
             self.roll_at = newest
@@ -284,6 +298,9 @@ class Console(App):
 
     def action_temperature(self, d: float) -> None:
         self._nudge(temperature=round(self.engine.controls.temperature + d, 3))
+
+    def action_harmony(self, d: float) -> None:
+        self._nudge(harmony=round(self.engine.controls.harmony + d, 3))
 
     def action_velocity(self, d: int) -> None:
         self._nudge(velocity=self.engine.controls.velocity + d)

@@ -8,15 +8,19 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
+from .music.chords import N_CHORDS
 from .music.representation import N_NOTES
 
 FORMAT = "live-biaxial-onnx/1"  # a solo model: the player's notes, if any, are merged into its own
 LISTENING_FORMAT = "live-biaxial-onnx/2"  # hears the player's part apart, and the meter
-FORMATS = (FORMAT, LISTENING_FORMAT)
+HARMONY_FORMAT = "live-biaxial-onnx/3"  # listens, knows the chord, and plans the next beat's
+FORMATS = (FORMAT, LISTENING_FORMAT, HARMONY_FORMAT)
 INPUTS = ("notes", "step", "state", "noise", "conservativity", "temperature", "play_bias")
 LISTENING_INPUTS = INPUTS + ("human", "meter")  # (78, 2) the player's part; (2,) [16ths per bar, per beat]
+HARMONY_INPUTS = LISTENING_INPUTS + ("chord",)  # (3, 12) [pitch classes, root, bass]; zeros: no chord
 COMMON_TIME = np.array([16, 4], np.int64)  # 4/4 at 16ths
 OUTPUTS = ("new_notes", "probs", "new_state")
+HARMONY_OUTPUTS = OUTPUTS + ("plan",)  # (156,) logits of the next beat's chord (music/chords.py's classes)
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 2.0  # bounds of a model's default temperature (metadata)
 # the shipped model: exported/ in a checkout (and an editable install), live_biaxial/exported/ in a wheel
 _CHECKOUT_MODEL = Path(__file__).resolve().parent.parent / "exported" / "default.onnx"
@@ -38,7 +42,9 @@ def session_options(threads: int = 1):
 
 
 class Cell:
-    """A loaded model file. ``cell(notes, step, state, noise, c, temperature, bias[, human, meter])`` runs one step.
+    """A loaded model file. ``cell(notes, step, state, noise, c, temperature, bias[, human, meter[, chord]])``
+    runs one step -> (new_notes, probs, new_state); a model that knows chords leaves its plan (156,) in
+    ``cell.plan`` until the next call.
 
     Outputs are written into buffers owned by the cell (no allocation per step). Two sets of
     buffers alternate, so the previous step's outputs can be fed straight back as inputs; a
@@ -62,12 +68,14 @@ class Cell:
         if fmt not in FORMATS:
             raise ModelFileError(f"{self.path}: model format {fmt!r}; this version of live-biaxial plays "
                                  + " and ".join(repr(f) for f in FORMATS))
-        self.listens = fmt == LISTENING_FORMAT  # else a solo model: callers merge the player's notes into notes
-        self.inputs = LISTENING_INPUTS if self.listens else INPUTS
+        self.listens = fmt in (LISTENING_FORMAT, HARMONY_FORMAT)  # else solo: callers merge the player's notes
+        self.chords = fmt == HARMONY_FORMAT
+        self.inputs = HARMONY_INPUTS if self.chords else LISTENING_INPUTS if self.listens else INPUTS
         names = tuple(i.name for i in self.session.get_inputs())
         if names != self.inputs:
             raise ModelFileError(f"{self.path}: damaged model: inputs {names} do not match {fmt!r}'s {self.inputs}")
         self._silent_part = np.zeros((N_NOTES, 2), np.float32)  # the player's part when nobody plays
+        self._no_chord = np.zeros((3, 12), np.float32)
         self.state_size = self._meta_int("state_size", None)
         self.steps_per_beat = self._meta_int("steps_per_beat", 4)
         # the sampling temperature this model is played at unless the user picks one (chosen per model by
@@ -79,16 +87,19 @@ class Cell:
         if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
             raise ModelFileError(f"{self.path}: temperature metadata {self.temperature:g} outside "
                                  f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
-        self._outputs, self._bindings = [], []
+        self._outputs, self._plans, self._bindings = [], [], []
         for _ in range(2):
             out = (np.zeros((N_NOTES, 2), np.float32), np.zeros((N_NOTES, 2), np.float32),
                    np.zeros((N_NOTES, self.state_size), np.float32))
+            plan = np.zeros(N_CHORDS, np.float32)
             binding = self.session.io_binding()
-            for name, buf in zip(OUTPUTS, out):
+            for name, buf in zip(HARMONY_OUTPUTS if self.chords else OUTPUTS, out + (plan,)):
                 binding.bind_output(name, "cpu", 0, np.float32, list(buf.shape), buf.ctypes.data)
             self._outputs.append(out)
+            self._plans.append(plan)
             self._bindings.append(binding)
         self._turn = 0
+        self.plan = self._plans[0]  # (156,) the last step's plan logits (zeros for a model without chords)
 
 
     def _meta_int(self, name: str, default: int | None) -> int:
@@ -112,15 +123,20 @@ class Cell:
                 m[k] = json.loads(m[k])
         return m
 
-    def __call__(self, notes, step, state, noise, conservativity, temperature, play_bias, human=None, meter=None):
+    def __call__(self, notes, step, state, noise, conservativity, temperature, play_bias, human=None, meter=None,
+                 chord=None):
         """One step. ``step``: the previous step's position in its bar (a solo model reads bits 0..3 of it);
-        ``human`` (78, 2) and ``meter`` (2,) reach a model that listens (default: nobody plays, 4/4)."""
+        ``human`` (78, 2) and ``meter`` (2,) reach a model that listens (default: nobody plays, 4/4), ``chord``
+        (3, 12) one that knows chords (default: no chord)."""
         self._turn ^= 1
         b = self._bindings[self._turn]
         values = (notes, step, state, noise, conservativity, temperature, play_bias)
         if self.listens:
             values += (self._silent_part if human is None else human, COMMON_TIME if meter is None else meter)
+        if self.chords:
+            values += (self._no_chord if chord is None else chord,)
         for name, value in zip(self.inputs, values):
             b.bind_cpu_input(name, np.asarray(value))  # (ascontiguousarray would make 0-d arrays 1-d)
         self.session.run_with_iobinding(b)
+        self.plan = self._plans[self._turn]
         return self._outputs[self._turn]

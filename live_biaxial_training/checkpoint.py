@@ -70,8 +70,9 @@ def load_model(path: str | Path) -> tuple[BiaxialLSTM, dict]:
 
 
 def load_widened(model: BiaxialLSTM, weights: dict, source: str) -> None:
-    """Start ``model`` from another model's weights; input weights it has more of (the key memory's, the meter's
-    and the player's part's, all after the old inputs) start at 0.
+    """Start ``model`` from another model's weights; input weights it has more of (the key memory's, the meter's,
+    the player's part's and the chord's, all after the old inputs) start at 0, and a new plan head at its own
+    initial weights.
 
     With the extra inputs' weights at zero the widened model computes exactly what the old one did,
     and training then learns what to make of the new inputs.
@@ -79,6 +80,8 @@ def load_widened(model: BiaxialLSTM, weights: dict, source: str) -> None:
     own = model.state_dict()
     for name, tensor in own.items():
         old = weights.get(name)
+        if old is None and name.startswith("plan_head."):
+            continue  # a plan head the parent had none of keeps its initial (uniform) weights
         widened = name in ("time_layers.0.weight_ih_l0", "pitch_layers.0.weight_ih_l0")  # (4H, inputs): they may grow
         fits = old is not None and (old.shape == tensor.shape or (
             widened and old.shape[0] == tensor.shape[0] and old.shape[1] <= tensor.shape[1]))

@@ -42,6 +42,9 @@ def add_train_args(p) -> None:
     p.add_argument("--listen", action="store_true",
                    help="a model that hears the player's part apart and the meter (trained on pieces whose voices "
                         "are apart, e.g. Jsb16thSeparated.json: some voices the player's, the others its own)")
+    p.add_argument("--harmony", action="store_true",
+                   help="a model that knows the chord (with --listen): each beat's chord, recognised over all voices, "
+                        "is an input (left out in a share of segments), and a plan head learns the next beat's")
     p.add_argument("--init-from", metavar="CHECKPOINT",
                    help="a new run starting from this checkpoint's weights (same sizes; e.g. with --key-memory)")
     p.add_argument("--steps-per-beat", type=int, default=4, help="4 = 16ths (default), 1 = quarter notes")
@@ -95,14 +98,19 @@ def run_train(args) -> int:
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
     if home_key:
         data = to_home_key(data)  # validation too: its NLL is then in the home key
+    if args.harmony and not (args.listen or args.init_from or args.resume):
+        raise LiveBiaxialError("--harmony: a model that knows chords also listens; add --listen")
     model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat, args.key_memory,
-                               args.listen)
+                               args.listen, args.harmony)
     if args.init_from and not args.resume:  # the parent's sizes and grid, with this run's key memory and listening
         from . import checkpoint
 
         parent = ModelConfig.from_dict(checkpoint.load(args.init_from)["model_config"])
         model_config = ModelConfig(parent.time_sizes, parent.pitch_sizes, parent.dropout, parent.steps_per_beat,
-                                   args.key_memory or parent.key_memory_steps, args.listen or parent.listens)
+                                   args.key_memory or parent.key_memory_steps, args.listen or parent.listens,
+                                   args.harmony or parent.chords)
+        if model_config.chords and not model_config.listens:
+            raise LiveBiaxialError("--harmony: a model that knows chords also listens; add --listen")
     cfg = TrainConfig(
         batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line

@@ -13,6 +13,7 @@ class ModelConfig:
     steps_per_beat: int = 4  # 4 = one step per 16th note
     key_memory_steps: int = 0  # time constant of the key memory inputs in steps; 0 = none (the original's 80 inputs)
     listens: bool = False  # the player's part and the meter are inputs (features.py); False = a solo model
+    chords: bool = False  # the chord is an input and a plan head predicts the next beat's chord (needs listens)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -38,6 +39,8 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 100
     seed: int = 0
+    chord_dropout: float = 0.3  # share of segments a model that knows chords plays with no chord given
+    plan_weight: float = 0.1  # weight of the plan head's cross-entropy beside the notes' NLL
     average: float = 0.0  # decay of the weights' moving average that is validated and kept (0 = none)
     precision: str = "auto"  # the matmuls' precision, "fp32" or "bf16" once resolved (precision.py); --resume keeps it
     threads: int = 0  # torch CPU threads (0 = torch's default); --resume keeps the run's unless told otherwise

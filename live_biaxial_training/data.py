@@ -37,6 +37,7 @@ class Piece:
     voices: np.ndarray | None = None  # (T, V) int16 MIDI pitch of each voice, -1 silent (the separated chorales)
     position: np.ndarray | None = None  # (T,) int64 16ths since the bar line (None: bars of 16 from step 0)
     meter: np.ndarray | None = None  # (T, 2) int64 [16ths per bar, 16ths per beat] (None: 4/4)
+    harmony: tuple[np.ndarray, np.ndarray] | None = None  # (T,) chord class per step, (T,) bass: parts.harmony_of
 
 
 @dataclasses.dataclass

@@ -16,9 +16,11 @@ import numpy as np
 import torch
 
 from live_biaxial.errors import LiveBiaxialError, ModelFileError
+from live_biaxial.music.chords import ChordChart
 from live_biaxial.music.generation import generate, seed_step
-from live_biaxial.model_file import (FORMAT, INPUTS, LISTENING_FORMAT, LISTENING_INPUTS, MAX_TEMPERATURE,
-                                     MIN_TEMPERATURE, OUTPUTS, Cell)
+from live_biaxial.music.harmony import HarmonyFollower
+from live_biaxial.model_file import (FORMAT, HARMONY_FORMAT, HARMONY_INPUTS, HARMONY_OUTPUTS, INPUTS, LISTENING_FORMAT,
+                                     LISTENING_INPUTS, MAX_TEMPERATURE, MIN_TEMPERATURE, OUTPUTS, Cell)
 from live_biaxial.music.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
 
 from . import checkpoint
@@ -32,7 +34,8 @@ def example_inputs(cell: StepCell) -> tuple:
     notes = torch.zeros(N_NOTES, 2)
     solo = (notes, torch.tensor(0), torch.zeros(N_NOTES, cell.state_size), torch.rand(N_NOTES, 2),
             torch.tensor(1.0), torch.tensor(1.0), torch.zeros(N_NOTES))
-    return solo + ((torch.zeros(N_NOTES, 2), torch.tensor([16, 4])) if cell.listens else ())
+    return (solo + ((torch.zeros(N_NOTES, 2), torch.tensor([16, 4])) if cell.listens else ())
+            + ((torch.zeros(3, 12),) if cell.chords else ()))
 
 
 def export(checkpoint_path: str, out: str | None = None, log=print, temperature: float | None = None) -> Path:
@@ -47,12 +50,12 @@ def export(checkpoint_path: str, out: str | None = None, log=print, temperature:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(cell, example_inputs(cell), str(out_path),
-                          input_names=list(LISTENING_INPUTS if cell.listens else INPUTS),
-                          output_names=list(OUTPUTS), dynamo=False, opset_version=17)
+                          input_names=list(HARMONY_INPUTS if cell.chords else LISTENING_INPUTS if cell.listens else INPUTS),
+                          output_names=list(HARMONY_OUTPUTS if cell.chords else OUTPUTS), dynamo=False, opset_version=17)
 
     cfg = model.config
     meta = {
-        "format": LISTENING_FORMAT if cell.listens else FORMAT,
+        "format": HARMONY_FORMAT if cell.chords else LISTENING_FORMAT if cell.listens else FORMAT,
         "note_window": f"{LOW_NOTE}..{HIGH_NOTE}",
         "steps_per_beat": str(cfg.steps_per_beat),
         "time_sizes": json.dumps(list(cfg.time_sizes)),
@@ -102,9 +105,13 @@ def verify(cell: StepCell, path: Path) -> dict:
             human[t, [p - LOW_NOTE for p in chord], 0] = 1
             human[t, [p - LOW_NOTE for p in chord], 1] = float(t % 16 == 0)
         kw["human"] = human
-    notes_t, probs_t = generate(torch_cell(cell), cell.state_size, **kw)
-    notes_o, probs_o = generate(ort_cell, ort_cell.state_size, **kw)
+    follower = lambda: HarmonyFollower(ChordChart.parse("C G | Am F")) if cell.chords else None  # noqa: E731
+    torch_step = torch_cell(cell)
+    notes_t, probs_t = generate(torch_step, cell.state_size, harmony=follower(), harmony_strength=0.5, **kw)
+    notes_o, probs_o = generate(ort_cell, ort_cell.state_size, harmony=follower(), harmony_strength=0.5, **kw)
     diff = float(np.abs(probs_t - probs_o).max())
+    if cell.chords:  # the plan of the last step, too
+        diff = max(diff, float(np.abs(torch_step.plan - ort_cell.plan).max()))
     if not np.array_equal(notes_t, notes_o) or diff > 1e-5:
         path.unlink(missing_ok=True)
         raise ModelFileError(f"{path}: onnxruntime and torch disagree (max probability difference {diff:.2e}); "

@@ -22,6 +22,11 @@ A model that listens (``ModelConfig.listens``) gets, after those, per note:
             for the step the beat inputs describe; [75:79] are then bits 0..3 of its position in the bar
   [+5:+67]  the player's part at the step being played (``PartFeatures``): (held, struck) of the
             player's notes n-12..n+12 and the player's notes per pitch class, rotated to n's class
+
+A model that knows the chord (``ModelConfig.chords``) gets, last, per note (``chord_features``):
+  [+0:+12]  the chord's pitch classes, rotated so index 0 is n's own class ([+0]: n is a chord tone)
+  [+12:+24] its root, rotated likewise   [+24:+36] its bass, rotated likewise
+  [+36]     1 where a chord is known, 0 where none is (all the others are then 0 too)
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ CONTEXT = slice(63, 75)  # the pitch-class counts in the 80 inputs
 KEY_MEMORY = 12  # inputs added by the key memory
 N_METER = 5  # inputs of the meter
 N_PART = 2 * (2 * VICINITY + 1) + 12  # inputs of the player's part: its notes around n, its pitch classes
+N_CHORD = 3 * 12 + 1  # inputs of the chord: pitch classes, root, bass (each rotated to n), known
 
 
 def _constants(device=None):
@@ -74,6 +80,19 @@ class NoteFeatures(torch.nn.Module):
         counts = state[..., 0] @ self.class_onehot  # (..., 12) playing notes per class
         context = counts[..., self.rotate_idx]  # (..., 78, 12)
         return torch.cat([vicinity, context], dim=-1)
+
+    def chord(self, chord: torch.Tensor) -> torch.Tensor:
+        """chord (..., 3, 12) [pitch classes, root, bass] (zeros: none) -> (..., 78, 37) ``chord_features``."""
+        lead = chord.shape[:-2]
+        rows = [chord[..., r, :][..., self.rotate_idx] for r in range(3)]  # 3 x (..., 78, 12), seen from each note
+        rotated = torch.cat(rows, dim=-1)  # (..., 78, 36)
+        known = (chord[..., 0, :].sum(dim=-1, keepdim=True) > 0).to(chord.dtype)  # (..., 1)
+        return torch.cat([rotated, known[..., None, :].expand(lead + (N_NOTES, 1))], dim=-1)
+
+    def class_mean(self, per_note: torch.Tensor) -> torch.Tensor:
+        """per_note (..., 78, K) -> (..., 12, K): the mean over the notes of each pitch class."""
+        weights = self.class_onehot.t() / self.class_onehot.sum(dim=0)[:, None]  # (12, 78)
+        return weights.to(per_note.dtype) @ per_note
 
     def forward(self, state: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
         lead = state.shape[:-2]

@@ -48,6 +48,9 @@ def state_dict_from_fused(w: dict[str, np.ndarray], cfg: ModelConfig) -> dict[st
         out |= _lstm(f"pitch_layers.{k}", fused[:n_in], fused[n_in:-1], fused[-1])
     out["out.weight"] = _tensor(w["out_w"].T)  # (2, P)
     out["out.bias"] = _tensor(w["out_b"])
+    if cfg.chords:
+        out["plan_head.weight"] = _tensor(w["plan_w"].T)  # (13, H)
+        out["plan_head.bias"] = _tensor(w["plan_b"])
     return out
 
 
@@ -61,7 +64,8 @@ def load_exported(path: str | Path) -> dict:
     cfg = ModelConfig(time_sizes=tuple(meta["time_sizes"]), pitch_sizes=tuple(meta["pitch_sizes"]),
                       dropout=float(meta.get("dropout", ModelConfig.dropout)),
                       steps_per_beat=int(meta.get("steps_per_beat", 4)),
-                      key_memory_steps=int(meta.get("key_memory_steps", 0)), listens=cell.listens)
+                      key_memory_steps=int(meta.get("key_memory_steps", 0)), listens=cell.listens,
+                      chords=cell.chords)
     weights = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     model = BiaxialLSTM(cfg)
     try:

@@ -12,8 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .features import (CONTEXT, KEY_MEMORY, N_FEATURES, N_METER, N_NOTES, N_PART, NoteFeatures, key_memory_decay,
-                       key_memory_over_time, key_memory_step, meter_features)
+from live_biaxial.music.chords import QUALITIES
+
+from .features import (CONTEXT, KEY_MEMORY, N_CHORD, N_FEATURES, N_METER, N_NOTES, N_PART, NoteFeatures,
+                       key_memory_decay, key_memory_over_time, key_memory_step, meter_features)
 from .lstm import FusedLSTM
 
 
@@ -53,13 +55,17 @@ class BiaxialLSTM(nn.Module):
         self.config = config
         self.features = NoteFeatures()
         self.n_inputs = (N_FEATURES + (KEY_MEMORY if config.key_memory_steps else 0)
-                         + (N_METER + N_PART if config.listens else 0))
+                         + (N_METER + N_PART if config.listens else 0) + (N_CHORD if config.chords else 0))
         sizes = (self.n_inputs,) + tuple(config.time_sizes)
         self.time_layers = nn.ModuleList(FusedLSTM(i, o) for i, o in zip(sizes, sizes[1:]))
         # the pitch axis: [time output, the chosen bits of the note below (, the player's bits at this note)]
         sizes = (config.time_sizes[-1] + 2 + (2 if config.listens else 0),) + tuple(config.pitch_sizes)
         self.pitch_layers = nn.ModuleList(FusedLSTM(i, o) for i, o in zip(sizes, sizes[1:]))
         self.out = nn.Linear(config.pitch_sizes[-1], 2)
+        if config.chords:  # the plan: per note, a score for each quality of a chord rooted on the note's class
+            self.plan_head = nn.Linear(config.time_sizes[-1], len(QUALITIES))
+            nn.init.zeros_(self.plan_head.weight)  # starts at the uniform guess over the 156 chords
+            nn.init.zeros_(self.plan_head.bias)
         self.drop = ByteDropout(config.dropout)
         self._init_biases()
 
@@ -78,14 +84,17 @@ class BiaxialLSTM(nn.Module):
         self.out.bias.copy_(torch.tensor([-3.0, 0.0]))
 
     def forward(self, states: torch.Tensor, steps: torch.Tensor, inputs: torch.Tensor | None = None,
-                human: torch.Tensor | None = None, meter: torch.Tensor | None = None) -> torch.Tensor:
-        """states (B, T+1, 78, 2) float, steps (B, T+1) int64 -> logits (B, T, 78, 2) of states[:, 1:].
+                human: torch.Tensor | None = None, meter: torch.Tensor | None = None,
+                chord: torch.Tensor | None = None, with_plan: bool = False):
+        """states (B, T+1, 78, 2) float, steps (B, T+1) int64 -> logits (B, T, 78, 2) of states[:, 1:]
+        (with_plan: and the plan head's logits (B, T, 156) of the chord of the beat after each step's).
 
         inputs (B, T+1, 78, 2): the notes the time axis reads, when not states (see train.with_own_notes);
         the pitch axis always reads the true notes below, as the targets are the true notes.
         A model that listens: steps are positions in the bar, meter (B, T+1, 2) [16ths per bar, per beat],
-        human (B, T+1, 78, 2) the player's part; step t is played hearing the player's step t."""
-        x = self.time_axis(states if inputs is None else inputs, steps, human, meter)  # (B, T, 78, H)
+        human (B, T+1, 78, 2) the player's part; step t is played hearing the player's step t.
+        A model that knows chords: chord (B, T+1, 3, 12), step t is played knowing step t's chord (zeros: none)."""
+        x = self.time_axis(states if inputs is None else inputs, steps, human, meter, chord)  # (B, T, 78, H)
         B, T = x.shape[:2]
         target = states[:, 1:]  # (B, T, 78, 2)
         below = F.pad(target[:, :, :-1], (0, 0, 1, 0))  # (B, T, 78, 2): the chosen bits of note n-1
@@ -93,10 +102,17 @@ class BiaxialLSTM(nn.Module):
         y = torch.cat(parts, dim=-1).reshape(B * T, N_NOTES, -1)  # batch x time folded
         for lstm in self.pitch_layers:
             y = self.drop(lstm(y)[0])  # (B*T, 78, P)
-        return self.out(y).reshape(B, T, N_NOTES, 2)
+        logits = self.out(y).reshape(B, T, N_NOTES, 2)
+        return (logits, self.plan(x)) if with_plan else logits
+
+    def plan(self, hidden: torch.Tensor) -> torch.Tensor:
+        """hidden (..., 78, H) time-axis outputs -> (..., 156) logits of the next beat's chord, class
+        root * 13 + quality: each note scores the qualities rooted on its own pitch class, averaged per class."""
+        per_note = self.plan_head(hidden.to(self.plan_head.weight.dtype))  # (..., 78, 13)
+        return self.features.class_mean(per_note).flatten(-2)  # (..., 12 * 13)
 
     def time_axis(self, states: torch.Tensor, steps: torch.Tensor, human: torch.Tensor | None = None,
-                  meter: torch.Tensor | None = None) -> torch.Tensor:
+                  meter: torch.Tensor | None = None, chord: torch.Tensor | None = None) -> torch.Tensor:
         """states (B, T+1, 78, 2), steps (B, T+1) -> the time stack's outputs (B, T, 78, H) for steps 1..T."""
         x = self.features(states[:, :-1], steps[:, :-1])  # (B, T, 78, 80)
         if self.config.key_memory_steps:
@@ -107,6 +123,10 @@ class BiaxialLSTM(nn.Module):
             bar = meter_features(steps[:, :-1], meter[:, :-1], x.dtype)  # (B, T, 5)
             x = torch.cat([x, bar[:, :, None].expand(B, T, N_NOTES, N_METER),
                            self.features.around(human[:, 1:].to(x.dtype))], dim=-1)  # (B, T, 78, n_inputs)
+        if self.config.chords:
+            if chord is None:  # no chord known
+                chord = torch.zeros(B, T + 1, 3, 12, dtype=x.dtype, device=x.device)
+            x = torch.cat([x, self.features.chord(chord[:, 1:].to(x.dtype))], dim=-1)  # (B, T, 78, n_inputs)
         x = x.permute(0, 2, 1, 3).reshape(B * N_NOTES, T, self.n_inputs)  # notes folded into batch
         for lstm in self.time_layers:
             x = self.drop(lstm(x)[0])  # (B*78, T, H)
@@ -193,8 +213,11 @@ class StepCell(nn.Module):
     and, for a model that listens (``step`` is then the previous step's position in its bar):
       human (78, 2) float: the player's part at the step being played (held, struck)
       meter (2,) int64: the previous step's bar: [16ths per bar, 16ths per beat]
+    and, for a model that knows chords:
+      chord (3, 12) float: the chord of the step being played [pitch classes, root, bass] (zeros: none)
     Outputs
       new_notes (78, 2), probs (78, 2) [P(play), P(articulate)], new_state (78, S)
+      (a model that knows chords) plan (156,): logits of the chord of the beat after this step's
 
     Sampling: a note plays if u < P(play) ** c, i.e. if its raw play logit exceeds
     temperature * (logit(u ** (1/c)) - bias) - b_out; it articulates if it plays and u2 < P(artic).
@@ -210,6 +233,7 @@ class StepCell(nn.Module):
         self.pitch_sizes = list(cfg.pitch_sizes)
         self.key_memory_decay = key_memory_decay(cfg.key_memory_steps) if cfg.key_memory_steps else None
         self.listens = cfg.listens
+        self.chords = cfg.chords
         frozen = lambda t: nn.Parameter(t.detach().clone().contiguous(), requires_grad=False)  # noqa: E731
         with torch.no_grad():
             self.time_w = nn.ParameterList(frozen(_fused(l)) for l in model.time_layers)  # (in+H, 4H)
@@ -225,12 +249,16 @@ class StepCell(nn.Module):
             self.pitch_w = nn.ParameterList(frozen(_fused(l, with_bias_row=True)) for l in model.pitch_layers[1:])
             self.out_w = frozen(model.out.weight.t())  # (P, 2)
             self.out_b = frozen(model.out.bias)
+            if cfg.chords:
+                self.plan_w = frozen(model.plan_head.weight.t())  # (H, 13)
+                self.plan_b = frozen(model.plan_head.bias)
 
     @property
     def state_size(self) -> int:
         return 2 * sum(self.time_sizes) + (KEY_MEMORY if self.key_memory_decay is not None else 0)
 
-    def forward(self, notes, step, state, noise, conservativity, temperature, play_bias, human=None, meter=None):
+    def forward(self, notes, step, state, noise, conservativity, temperature, play_bias, human=None, meter=None,
+                chord=None):
         x = self.features(notes, step)  # (78, 80)
         new_state = []
         if self.key_memory_decay is not None:
@@ -239,6 +267,8 @@ class StepCell(nn.Module):
         if self.listens:
             bar = meter_features(step, meter, x.dtype)[None].expand(N_NOTES, N_METER)  # (78, 5)
             x = torch.cat([x, bar, self.features.around(human)], dim=-1)  # (78, n_inputs)
+        if self.chords:
+            x = torch.cat([x, self.features.chord(chord)], dim=-1)  # (78, n_inputs)
         offset = 0
         for w, b, size in zip(self.time_w, self.time_b, self.time_sizes):
             h, c = state[:, offset : offset + size], state[:, offset + size : offset + 2 * size]
@@ -275,4 +305,7 @@ class StepCell(nn.Module):
         probs = torch.sigmoid(logits + torch.stack([play_bias, torch.zeros_like(play_bias)], dim=-1))
         if self.key_memory_decay is not None:
             new_state.append(memory)
-        return torch.cat(chosen), probs, torch.cat(new_state, dim=-1)
+        outputs = (torch.cat(chosen), probs, torch.cat(new_state, dim=-1))
+        if self.chords:  # x: the time axis's output (78, H)
+            outputs += (self.features.class_mean(x @ self.plan_w + self.plan_b).reshape(-1),)  # (156,)
+        return outputs

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from live_biaxial.music.chords import QUALITIES, chord_inputs, step_labels
 from live_biaxial.music.representation import ARTIC, LOW_NOTE, N_NOTES, PLAY
 
 from .data import transposed
@@ -70,11 +71,43 @@ def positions(piece, start: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     return pos.astype(np.int64), meter.astype(np.int64)
 
 
+def harmony_of(piece) -> tuple[np.ndarray, np.ndarray]:
+    """The chord of every step's beat, all voices together (chords.step_labels): (T,) class numbers, (T,)
+    basses, -1 where there is none; computed once per piece."""
+    if piece.harmony is None:
+        pos, meter = positions(piece, 0, piece.matrix.shape[0])
+        piece.harmony = step_labels(piece.matrix, pos, meter, LOW_NOTE)
+    return piece.harmony
+
+
+def shifted_chords(labels: np.ndarray, shift: int) -> np.ndarray:
+    """Chord class numbers moved by ``shift`` semitones (-1 stays -1)."""
+    q = len(QUALITIES)
+    return np.where(labels >= 0, ((labels // q + shift) % 12) * q + labels % q, -1)
+
+
+def harmony_segment(piece, start: int, steps: int, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A segment's chord inputs (steps, 3, 12), its step's beat's chord, and the plan head's targets
+    (steps,): the chord of the beat after each step's (-1 past the piece's end or where there is none)."""
+    labels, bass = harmony_of(piece)
+    T = len(labels)
+    idx = np.arange(start, start + steps)
+    chord = chord_inputs(labels[idx], bass[idx], shift)
+    pos, meter = positions(piece, start, steps)
+    after = idx + meter[:, 1] - pos % meter[:, 1]  # the first step of the next beat
+    plan = np.where(after < T, labels[np.minimum(after, T - 1)], -1)
+    return chord, shifted_chords(plan, shift)
+
+
 def sample_part_batch(pieces, rng: np.random.Generator, batch_size: int, segment_steps: int,
-                      start_multiple: int = 16, transpose: int = 0, weights: np.ndarray | None = None) -> dict:
+                      start_multiple: int = 16, transpose: int = 0, weights: np.ndarray | None = None,
+                      chord_dropout: float | None = None) -> dict:
     """Random segments, each with the player's voices drawn from PLAYER_PARTS -> dict of
     states (B, T, 78, 2) float32 (the model's part), human (B, T, 78, 2) float32 (the player's),
-    steps (B, T) int64 positions in the bar, meter (B, T, 2) int64, and player: the voices drawn."""
+    steps (B, T) int64 positions in the bar, meter (B, T, 2) int64, and player: the voices drawn.
+    With ``chord_dropout`` (a model that knows chords) also chord (B, T, 3, 12), the chord of every step's
+    beat over all voices (zeros in that share of segments: no chord given), and plan (B, T) int64, the
+    chord of the next beat (harmony_segment)."""
     parts = list(PLAYER_PARTS)
     chance = np.array(list(PLAYER_PARTS.values()))
     states = np.zeros((batch_size, segment_steps, N_NOTES, 2), np.float32)
@@ -82,6 +115,8 @@ def sample_part_batch(pieces, rng: np.random.Generator, batch_size: int, segment
     steps = np.zeros((batch_size, segment_steps), np.int64)
     meter = np.zeros((batch_size, segment_steps, 2), np.int64)
     players = []
+    chords = np.zeros((batch_size, segment_steps, 3, 12), np.float32)
+    plan = np.full((batch_size, segment_steps), -1, np.int64)
     for b in range(batch_size):
         piece = pieces[rng.integers(len(pieces)) if weights is None else rng.choice(len(pieces), p=weights)]
         n_starts = (piece.matrix.shape[0] - segment_steps) // start_multiple + 1
@@ -97,4 +132,11 @@ def sample_part_batch(pieces, rng: np.random.Generator, batch_size: int, segment
             states[b] = transposed(piece.matrix[start : start + segment_steps], shift)
         steps[b], meter[b] = positions(piece, start, segment_steps)
         players.append(player)
-    return {"states": states, "human": human, "steps": steps, "meter": meter, "player": players}
+        if chord_dropout is not None:
+            chords[b], plan[b] = harmony_segment(piece, start, segment_steps, shift)
+            if rng.random() < chord_dropout:
+                chords[b] = 0
+    batch = {"states": states, "human": human, "steps": steps, "meter": meter, "player": players}
+    if chord_dropout is not None:
+        batch.update(chord=chords, plan=plan)
+    return batch

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 
 from live_biaxial.music.generation import generate
 from live_biaxial.music.representation import matrix_to_midi
@@ -54,10 +55,15 @@ def torch_cell(cell: StepCell):
     def step(*arrays):
         if cell.listens and len(arrays) == 7:  # nobody plays, 4/4 (as Cell does)
             arrays += (np.zeros((78, 2), np.float32), np.array([16, 4], np.int64))
+        if cell.chords and len(arrays) == 9:  # no chord known
+            arrays += (np.zeros((3, 12), np.float32),)
         outs = cell(*(torch.as_tensor(a) for a in arrays))
-        return tuple(o.numpy() for o in outs)
+        if cell.chords:
+            step.plan = outs[3].numpy()  # as Cell keeps it
+        return tuple(o.numpy() for o in outs[:3])
 
     step.listens = cell.listens
+    step.chords = cell.chords
     return step
 
 
@@ -129,7 +135,8 @@ def _stage(first_batch: int, cfg: TrainConfig, device: torch.device) -> dict:
 
 @torch.no_grad()
 def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor, share: float,
-                   human: torch.Tensor | None = None, meter: torch.Tensor | None = None) -> torch.Tensor:
+                   human: torch.Tensor | None = None, meter: torch.Tensor | None = None,
+                   chord: torch.Tensor | None = None) -> torch.Tensor:
     """Parallel scheduled sampling (Duckworth et al. 2019): states (B, T+1, 78, 2) -> the inputs to train on,
     where a random ``share`` of steps 1..T holds a chord drawn from the model given the true past (dropout
     off), walked up the pitch axis note by note as generation draws it, instead of the real one. Generation
@@ -139,7 +146,7 @@ def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor
     was_training = model.training
     model.eval()
     noise = torch.rand(states[:, 1:].shape, device=states.device)  # (B, T, 78, 2)
-    hidden = model.time_axis(states, steps, human, meter)
+    hidden = model.time_axis(states, steps, human, meter, chord)
     drawn = model.walk(hidden, noise, None if human is None else human[:, 1:])  # (B, T, 78, 2) for states[:, 1:]
     model.train(was_training)
     replace = torch.rand(states.shape[:2], device=states.device) < share  # (B, T+1)
@@ -221,7 +228,8 @@ def train(
         start_step = parent["step"]
         stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg, dev), "init_from": parent["path"],
                                                "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr,
-                                               **({"listens": True} if model_config.listens else {})}]
+                                               **({"listens": True} if model_config.listens else {}),
+                                               **({"chords": True} if model_config.chords else {})}]
     averaged = WeightAverage(model, cfg.average) if cfg.average else None
     if averaged is not None and blob is not None and blob.get("averaged"):
         averaged.load_state_dict(blob["averaged"])
@@ -239,6 +247,8 @@ def train(
         origin += f", key memory {model_config.key_memory_steps} steps"
     if model_config.listens:
         origin += ", listening (the player's part and the meter are inputs)"
+    if model_config.chords:
+        origin += ", knowing chords (the chord an input, a plan head for the next beat's)"
     if main:
         out_dir.mkdir(parents=True, exist_ok=True)
         summary = data.summary()
@@ -267,22 +277,33 @@ def train(
         while step < cfg.batches:
             rng = np.random.default_rng([cfg.seed, step, rank])  # batches depend on (seed, step): resume is exact
             torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)  # dropout masks likewise
-            human_t = meter_t = None
+            human_t = meter_t = chord_t = plan_t = None
             if model_config.listens:  # the player's voices and the model's, drawn per segment (parts.py)
                 batch = sample_part_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
-                                          cfg.segment_start_multiple, cfg.transpose, weights)
+                                          cfg.segment_start_multiple, cfg.transpose, weights,
+                                          cfg.chord_dropout if model_config.chords else None)
                 states, steps = batch["states"], batch["steps"]
                 human_t = torch.from_numpy(batch["human"]).to(dev)  # (B, T, 78, 2)
                 meter_t = torch.from_numpy(batch["meter"]).to(dev)  # (B, T, 2)
+                if model_config.chords:
+                    chord_t = torch.from_numpy(batch["chord"]).to(dev)  # (B, T, 3, 12)
+                    plan_t = torch.from_numpy(batch["plan"]).to(dev)  # (B, T) next beat's chord, -1: none
             else:
                 states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
                                              cfg.segment_start_multiple, cfg.transpose, weights)
             states_t = torch.from_numpy(states).to(dev)
             steps_t = torch.from_numpy(steps).to(dev)
-            inputs = (with_own_notes(model, states_t, steps_t, cfg.own_notes, human_t, meter_t)
+            inputs = (with_own_notes(model, states_t, steps_t, cfg.own_notes, human_t, meter_t, chord_t)
                       if cfg.own_notes else None)
-            logits = net(states_t, steps_t, inputs, human_t, meter_t)  # (B, T, 78, 2), matmuls in cfg.precision
+            if model_config.chords:
+                logits, plan = net(states_t, steps_t, inputs, human_t, meter_t, chord_t, with_plan=True)
+                plan_loss = F.cross_entropy(plan.float().flatten(0, 1), plan_t[:, 1:].flatten(), ignore_index=-1)
+            else:
+                logits = net(states_t, steps_t, inputs, human_t, meter_t)  # (B, T, 78, 2), matmuls in cfg.precision
             loss = loss_per_step(logits.float(), states_t[:, 1:])
+            if model_config.chords:
+                notes_loss = loss.item()
+                loss = loss + cfg.plan_weight * plan_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -294,6 +315,8 @@ def train(
             if not main:
                 continue
             last = {"step": step, "loss": loss.item(), "time": time.time()}
+            if model_config.chords:
+                last.update(notes_loss=notes_loss, plan_loss=plan_loss.item())
             if step % cfg.eval_every == 0 or step == cfg.batches:
                 precision.apply(model, "fp32", dev, kernel)  # validation figures that do not depend on the precision
                 with averaged.swapped_into(model) if averaged is not None else contextlib.nullcontext():
@@ -304,6 +327,8 @@ def train(
                         checkpoint.save(out_dir / "best.pt", model, None, step, cfg, extra(with_average=False))
                 precision.apply(model, cfg.precision, dev, kernel)
                 last.update(valid_nll=val["nll"], valid_nll_play=val["nll_play"], valid_accuracy=val["accuracy"])
+                if "plan_accuracy" in val:
+                    last.update(valid_plan_accuracy=val["plan_accuracy"], valid_chord_tones=val["chord_tones"])
             elapsed = time.monotonic() - t0
             seg_s = seg0 / max(elapsed, 1e-9)
             last["segments_per_s"] = seg_s

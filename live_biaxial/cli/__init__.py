@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ..errors import LiveBiaxialError
-from .options import TEMPERATURE_HELP, add_key_args, add_meter_arg
+from .options import TEMPERATURE_HELP, add_harmony_args, add_key_args, add_meter_arg
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -61,6 +61,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--bars", type=int, default=0, help="stop after this many bars (0 = until stopped)")
     add_key_args(p)
     add_meter_arg(p)
+    add_harmony_args(p, live=True)
     p.add_argument("--seed", type=int, default=0, help="random seed of the sampling noise")
     p.add_argument("--no-tui", action="store_true", help="headless: a log line per bar")
     p.add_argument("--quiet", action="store_true", help="headless without the per-bar lines")
@@ -82,6 +83,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", default="generated.mid", help="the MIDI file to write")
     add_key_args(p)
     add_meter_arg(p)
+    add_harmony_args(p, live=False)
     p.add_argument("--prime", metavar="FILE.mid", help="go on from this MIDI file: the output is it, then --bars more")
     p.add_argument("--accompany", metavar="PART.mid",
                    help="play along with this part (a melody, a bass line, chords) for its length: the file gets "

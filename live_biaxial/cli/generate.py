@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import LiveBiaxialError
-from .options import key_of_args, meter_of, temperature_of
+from .options import harmony_of, key_of_args, meter_of, temperature_of
 
 
 def run_generate(args) -> int:
@@ -14,6 +14,7 @@ def run_generate(args) -> int:
 
     from ..model_file import Cell
     from ..music.controls import Controls
+    from ..music.chords import chord_track
     from ..music.generation import generate, seed_step
     from ..music.representation import matrix_to_midi, midi_to_matrix, note_ons, read_midi_file
 
@@ -22,6 +23,7 @@ def run_generate(args) -> int:
     if args.accompany and args.prime:
         raise LiveBiaxialError("--accompany and --prime: choose one (the part to play along with, or music to go on from)")
     cell = Cell(args.model)
+    harmony, strength = harmony_of(args, cell, record=True)
     (bar_steps, beat_steps), signature = meter_of(args)
     steps = args.bars * bar_steps
     temperature = temperature_of(args, cell)
@@ -41,7 +43,8 @@ def run_generate(args) -> int:
     heard = cadence if prime is None else prime  # what the model hears first; the cadence is not written
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
                         anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard,
-                        human=part, meter=(bar_steps, beat_steps), leave_players_notes=args.no_doubling)
+                        human=part, meter=(bar_steps, beat_steps), leave_players_notes=args.no_doubling,
+                        harmony=harmony, harmony_strength=strength)
     music = notes if prime is None else np.concatenate([prime, notes])  # (P + steps, 78, 2)
     out = Path(args.out)
     write = dict(bpm=args.bpm, steps_per_beat=cell.steps_per_beat, time_signature=signature)
@@ -51,6 +54,9 @@ def run_generate(args) -> int:
         track = matrix_to_midi(part, velocity=args.velocity, channel=1, **write).tracks[0]
         track.insert(0, mido.MetaMessage("track_name", name=Path(args.accompany).stem, time=0))
         midi.tracks.append(track)
+    followed = [None] * (0 if prime is None else len(prime)) + [chord for chord, _ in harmony.followed]
+    if any(followed):  # the chords it followed, as marker events: --chords-from reads them back
+        midi.tracks.append(chord_track(followed, cell.steps_per_beat, midi.ticks_per_beat))
     try:
         midi.save(out)
     except OSError as err:
@@ -60,6 +66,7 @@ def run_generate(args) -> int:
     length = f"{steps / bar_steps:g} bars" if part is None else f"{steps / bar_steps:g} bars along with {args.accompany}"
     in_key = "" if key is None else f", in {args.key.strip()}" + (", locked" if args.lock else "")
     hears = "" if part is None or cell.listens else ", a solo model: it hears the part as its own notes"
+    hears += f", harmony {strength:g}, chords from {harmony.describe(player=part is not None and "the part's held chords")}" if any(followed) else ""
     print(f"wrote {out}: {after}{length}, {note_ons(mido.MidiFile(tracks=midi.tracks[:1]))} notes, {silent} silent "
           f"16ths (model {cell.path.name}, seed {args.seed}, temperature {temperature:g}{in_key}{hears})")
     if args.plot:

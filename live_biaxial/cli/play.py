@@ -16,7 +16,7 @@ from ..model_file import Cell
 from ..music.cc_map import CCMap, default_path
 from ..music.controls import Controls
 from ..ports import PortWatch, backend, open_input, open_output, system_name
-from .options import key_of_args, meter_of, temperature_of
+from .options import harmony_of, key_of_args, meter_of, temperature_of
 
 
 def run_ports(args) -> int:
@@ -54,20 +54,22 @@ def run_play(args) -> int:
     cc_map = CCMap.load(Path(args.cc_map) if args.cc_map else default_path())  # a bad file: one line, before any port
     root, scale, cadence = key_of_args(args) or (0, "major", None)  # a key to start in: its cadence heard first
     cell = Cell(args.model)
+    harmony, strength = harmony_of(args, cell)  # a bad chart: one line, before any port
     b = backend(args.api)
     out = open_output(b, args.port)
     controls = Controls(anti_silence=args.anti_silence, temperature=temperature_of(args, cell), velocity=args.velocity,
                         velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
                         density=args.density, key_root=root, scale=scale if args.lock else "chromatic",
-                        leave_players_notes=args.no_doubling)
+                        leave_players_notes=args.no_doubling, harmony=strength)
     recorder = Recorder(args.record, args.bpm) if args.record else None
     tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
     quiet = args.quiet or tui
     meter, _ = meter_of(args)
     settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed, split=split, meter=meter,
                               burst_limit=6 if b.api == "UNIX_JACK" else 0,
-                              send_early=bool(args.clock_in) and not args.on_tick)
-    engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence, cc_map=cc_map,
+                              send_early=bool(args.clock_in) and not args.on_tick,
+                              chord_channel=None if args.chord_channel is None else args.chord_channel - 1)
+    engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence, cc_map=cc_map, harmony=harmony,
                     on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True))).open()
     ins = []
     done = threading.Event()
@@ -102,6 +104,7 @@ def run_play(args) -> int:
         if clock is not None and args.send_clock:
             clock.sink = _ClockOut(engine, out)
         print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" + source, flush=True)
+        print(f"live-biaxial: harmony {controls.harmony:g}; chords from {harmony.describe(args.chord_channel)}", flush=True)
         limit = args.bars * meter[0] if args.bars else None
         if tui:
             from ..console import Console

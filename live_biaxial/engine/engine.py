@@ -26,6 +26,7 @@ from ..clock import PULSES_PER_16TH
 from ..music.cc_map import CCMap
 from ..music.controls import Controls
 from ..music.generation import AntiSilence, hear, leave_to_player, seed_step
+from ..music.harmony import HarmonyFollower, harmony_bias
 from ..music.representation import LOW_NOTE, N_NOTES, PLAY
 from .notes import SoundingNotes
 from .sender import Chunk, Sender
@@ -35,7 +36,7 @@ from .settings import EngineSettings
 class Engine:
     def __init__(self, cell, port, controls: Controls | None = None, settings: EngineSettings = EngineSettings(),
                  recorder=None, on_bar: Callable[[dict], None] | None = None, prime: np.ndarray | None = None,
-                 cc_map: CCMap | None = None):
+                 cc_map: CCMap | None = None, harmony: HarmonyFollower | None = None):
         self.cell, self.port = cell, port
         self.controls = controls or Controls()
         self.cc_map = cc_map or CCMap()  # which knob moves which control (MIDI learn changes it)
@@ -55,6 +56,11 @@ class Engine:
         self.meter = np.array(settings.meter, np.int64)  # (2,) [16ths per bar, 16ths per beat]
         self.bar_steps = int(settings.meter[0])
         self.listens = bool(getattr(cell, "listens", False))
+        self.knows_chords = bool(getattr(cell, "chords", False))
+        # the chord of each 16th (a chart, the chord track, the player's chord, the model's plan)
+        self.harmony = harmony if harmony is not None else HarmonyFollower(plans=self.knows_chords, seed=settings.seed)
+        self.chord_held = np.zeros(N_NOTES, bool)  # the notes held on the chord track
+        self.harmony_out = np.zeros(N_NOTES, np.float32)  # the play bias with the harmony control applied
         # the prepared 16th
         self.next_notes = np.zeros((N_NOTES, 2), np.float32)
         self.next_probs = np.zeros((N_NOTES, 2), np.float32)
@@ -286,6 +292,8 @@ class Engine:
         self.rule.strength = c.anti_silence
         seen = self.notes
         with self._human_lock:
+            track = np.flatnonzero(self.chord_held) + LOW_NOTE if self.settings.chord_channel is not None else None
+            player = np.flatnonzero(self.human_held) + LOW_NOTE
             if self.listens:  # the player's part, apart from the model's own notes
                 self.part[:, 0] = self.human_held | self.human_struck
                 self.part[:, 1] = self.human_struck
@@ -298,11 +306,18 @@ class Engine:
                 self.human_struck[:] = False
         self.rng.random(out=self.noise, dtype=np.float32)
         position = np.int64((sixteenth - 1) % self.bar_steps)  # the previous 16th's place in its bar
-        heard = (self.part, self.meter) if self.listens else ()
+        bar, place = divmod(sixteenth, self.bar_steps)  # the 16th being prepared
+        chord = self.harmony.choose(bar, place, self.bar_steps, track, player)  # (3, 12)
+        heard = ((self.part, self.meter) if self.listens else ()) + ((chord,) if self.knows_chords else ())
         bias = leave_to_player(c.play_bias, self.part, self.open_bias) if self.listens and c.leave_players_notes \
             else c.play_bias
+        if c.harmony > 0:
+            on_beat = place % int(self.meter[1]) == 0
+            bias = harmony_bias(bias, chord, self.notes, c.harmony, on_beat, self.harmony_out, self.human_held)
         new, probs, state = self.cell(seen, position, self.state, self.noise, np.float32(self.rule.c),
                                       np.float32(c.temperature), bias, *heard)
+        if self.knows_chords:
+            self.harmony.after_step(self.cell.plan, place, int(self.meter[1]))
         self.next_notes[:] = new
         self.next_probs[:] = probs
         self.state = state  # the cell alternates two output buffers: no copy needed
@@ -352,7 +367,9 @@ class Engine:
     def human(self, msg) -> None:
         """A message from the --input port: notes join the model's view, CCs move the controls."""
         in_range = msg.type in ("note_on", "note_off") and LOW_NOTE <= msg.note < LOW_NOTE + N_NOTES
-        if in_range:
+        if in_range and msg.channel == self.settings.chord_channel:  # the chord track: the chord, not the part
+            self.chord_held[msg.note - LOW_NOTE] = msg.type == "note_on" and msg.velocity > 0
+        elif in_range:
             with self._human_lock:
                 if msg.type == "note_on" and msg.velocity > 0:
                     self.human_held[msg.note - LOW_NOTE] = True

@@ -37,6 +37,9 @@ class EngineSettings:
     # that runs flat out (tests) turns this off: its pulses do not keep real time.
     late_step: bool = True
     margin_s: float = 0.004
+    # The chord track: notes on this channel (0-based) of the input port are the chord to follow, not the
+    # player's part (music/harmony.py); None: every note is the player's.
+    chord_channel: int | None = None
 
     @property
     def early(self) -> bool:

@@ -1,6 +1,6 @@
 """Which knob moves which control: MIDI CC (and channel) -> control, learnt in the console, kept in a file.
 
-The default map is CC 20-23 on any channel (anti-silence, temperature, velocity, density). MIDI learn
+The default map is CC 20-24 on any channel (anti-silence, temperature, velocity, density, harmony). MIDI learn
 binds a control to the next CC that arrives (on that CC's channel), replacing that control's binding and
 any other control's binding of the same knob. The map lives in the platform's config folder
 (``default_path()``, e.g. ~/.config/live-biaxial/cc-map.json) or in a file given with ``--cc-map``, as JSON:
@@ -17,12 +17,12 @@ import os
 from pathlib import Path
 
 from ..errors import LiveBiaxialError
-from .controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, CC_VELOCITY, KNOBS
+from .controls import CC_ANTI_SILENCE, CC_DENSITY, CC_HARMONY, CC_TEMPERATURE, CC_VELOCITY, KNOBS
 
 FORMAT = "live-biaxial-cc-map/1"
 DEFAULT: dict[str, tuple[int | None, int]] = {  # control -> (channel 0..15 or None for any, CC number)
     "anti_silence": (None, CC_ANTI_SILENCE), "temperature": (None, CC_TEMPERATURE), "velocity": (None, CC_VELOCITY),
-    "density": (None, CC_DENSITY),
+    "density": (None, CC_DENSITY), "harmony": (None, CC_HARMONY),
 }
 
 

@@ -29,13 +29,17 @@ _KEY_WORDS = {"": "major", "maj": "major", "m": "minor", "min": "minor", "harmon
 
 TEMPERATURE_RANGE = (0.05, 3.0)  # what a player may set (1 = plain sampling)
 # MIDI CC numbers on the --input port by default (documented in the README; MIDI learn changes them: cc_map.py)
-CC_ANTI_SILENCE, CC_TEMPERATURE, CC_VELOCITY, CC_DENSITY = 20, 21, 22, 23
+CC_ANTI_SILENCE, CC_TEMPERATURE, CC_VELOCITY, CC_DENSITY, CC_HARMONY = 20, 21, 22, 23, 24
+# the harmony control's default: how strongly notes off the chord are held back where a chord is known
+# (harmony.harmony_bias; chosen on bench/bench_listening.py's chord-tone and motion figures, docs/listening.md)
+HARMONY_DEFAULT = 0.5
 # the controls a knob can move, and how its value 0..127 maps onto each
 KNOBS = {
     "anti_silence": lambda v: v / 127.0,
     "temperature": lambda v: 0.1 + 1.9 * v / 127.0,
     "velocity": lambda v: max(1, v),
     "density": lambda v: -4.0 + 8.0 * v / 127.0,
+    "harmony": lambda v: v / 127.0,
 }
 
 
@@ -52,6 +56,7 @@ class Controls:
     low: int = LOW_NOTE  # MIDI range allowed to play
     high: int = LOW_NOTE + N_NOTES - 1
     leave_players_notes: bool = False  # True: a model that listens never plays a pitch the player sounds
+    harmony: float = HARMONY_DEFAULT  # 0 (as the model likes) .. 1 (only chord tones and notes passing by step)
     play_bias: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(N_NOTES, np.float32), repr=False)
 
     def __post_init__(self):
@@ -67,6 +72,7 @@ class Controls:
         self.temperature = float(np.clip(self.temperature, *TEMPERATURE_RANGE))
         self.velocity = int(np.clip(self.velocity, 1, 127))
         self.density = float(np.clip(self.density, -6.0, 6.0))
+        self.harmony = float(np.clip(self.harmony, 0.0, 1.0))
         self.channel = int(np.clip(self.channel, 0, 15))
         if self.scale not in SCALES:
             raise ValueError(f"unknown scale {self.scale!r}; choose from {', '.join(SCALES)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .harmony import harmony_bias
 from .representation import LOW_NOTE, N_NOTES
 
 SEED_CHORD = (48, 55, 64, 72)  # C3 G3 E4 C5: the step every walk starts from (live, generate, stats, export)
@@ -99,6 +100,8 @@ def generate(
     human: np.ndarray | None = None,
     meter: tuple[int, int] = (16, 4),
     leave_players_notes: bool = False,
+    harmony=None,
+    harmony_strength: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Walk n_steps from a seed step -> (notes (n_steps, 78, 2) uint8, probs (n_steps, 78, 2)).
 
@@ -106,7 +109,9 @@ def generate(
     (each real step fed in place of what it would have played), then plays the P+1-th step on.
     human (n_steps, 78, 2): the player's part, heard at each step as it is played (a model that listens
     hears it apart; a solo model merged into the notes it played before). meter: [16ths per bar, per beat].
-    leave_players_notes: a model that listens never plays a pitch the player sounds (leave_to_player)."""
+    leave_players_notes: a model that listens never plays a pitch the player sounds (leave_to_player).
+    harmony (harmony.HarmonyFollower): the chord of each step (a chart, the part's held chords, the plan), fed
+    to a model that knows chords; harmony_strength 0..1: the harmony control (harmony.harmony_bias)."""
     rng = np.random.default_rng(seed)
     notes = np.zeros((N_NOTES, 2), np.float32) if seed_notes is None else np.asarray(seed_notes, np.float32)
     state = np.zeros((N_NOTES, state_size), np.float32)
@@ -123,19 +128,33 @@ def generate(
     bar = np.array(meter, np.int64)
     part = np.zeros((n_steps, N_NOTES, 2), np.float32) if human is None else np.asarray(human, np.float32)
     open_bias = np.zeros(N_NOTES, np.float32)
+    harmony_out = np.zeros(N_NOTES, np.float32)
+    knows_chords = bool(getattr(cell, "chords", False))
     for t in range(n_steps):
         noise = rng.random((N_NOTES, 2), dtype=np.float32)
         step_bias = bias
+        bar_index, position = divmod(step + 1, int(bar[0]))  # the step being played
+        chord = ()
+        if harmony is not None:
+            held = np.flatnonzero(part[t][:, 0]) + LOW_NOTE if human is not None else None
+            chord_in = harmony.choose(bar_index, position, int(bar[0]), None, held)
+            if harmony_strength > 0:
+                on_beat = position % int(bar[1]) == 0
+                step_bias = harmony_bias(step_bias, chord_in, notes, harmony_strength, on_beat, harmony_out,
+                                         part[t][:, 0] > 0)
+            chord = (chord_in,) if knows_chords else ()
         if listens:
             heard = (part[t], bar)
             if leave_players_notes and human is not None:
-                step_bias = leave_to_player(bias, part[t], open_bias)
+                step_bias = leave_to_player(step_bias, part[t], open_bias)
         else:
             heard = ()
             if human is not None:  # the solo model's way of hearing: the player's notes as if its own
                 notes = np.maximum(notes, part[t])
         notes, p, state = cell(notes, np.int64(step % bar[0]), state, noise, np.float32(rule.c), temp, step_bias,
-                               *heard)
+                               *heard, *chord)
+        if harmony is not None and knows_chords:
+            harmony.after_step(cell.plan, position, int(bar[1]))
         out[t], probs[t] = notes, p
         rule.update(int(notes[:, 0].sum()))
         step += 1

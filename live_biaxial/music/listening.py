@@ -74,3 +74,50 @@ def steps_to_follow(notes: np.ndarray, change: int, scale: np.ndarray, hold: int
 
 def notes_per_step(notes: np.ndarray) -> float:
     return float((notes[..., 0] > 0.5).sum() / max(notes.shape[0], 1))
+
+
+def step_share(notes: np.ndarray) -> float:
+    """Of the struck notes with a note of its own sounding the 16th before, the share a step (1 or 2 semitones)
+    from the nearest of those: how much of the part moves by step (an arpeggio leaps, a melody steps)."""
+    play, strike = notes[..., 0] > 0.5, notes[..., 1] > 0.5
+    steps = total = 0
+    for t in range(1, notes.shape[0]):
+        before = np.flatnonzero(play[t - 1])
+        if not len(before):
+            continue
+        for n in np.flatnonzero(strike[t]):
+            total += 1
+            steps += int(np.abs(before - n).min() in (1, 2))
+    return steps / total if total else float("nan")
+
+
+def repeated_bar_share(notes: np.ndarray, bar_steps: int = 16) -> float:
+    """The share of bars (after the first) whose notes and strikes are exactly those of an earlier bar."""
+    bars = [notes[s : s + bar_steps].astype(bool).tobytes() for s in range(0, notes.shape[0] - bar_steps + 1, bar_steps)]
+    return sum(b in bars[:k] for k, b in enumerate(bars) if k) / max(len(bars) - 1, 1)
+
+
+def onset_bits(notes: np.ndarray, beat_steps: int = 4) -> float:
+    """The entropy in bits of the beats' onset patterns (which 16ths of the beat strike any note): 0 for a part
+    that strikes the same way every beat, up to beat_steps bits."""
+    strike = (notes[..., 1] > 0.5).any(axis=1)  # (T,)
+    n = len(strike) // beat_steps
+    codes = strike[: n * beat_steps].reshape(n, beat_steps) @ (1 << np.arange(beat_steps))
+    p = np.bincount(codes, minlength=1 << beat_steps) / max(n, 1)
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())
+
+
+def chord_masks(chords) -> np.ndarray:
+    """A chord (chords.Chord or None) per step -> (T, 12) bool: its pitch classes (none for None)."""
+    out = np.zeros((len(chords), 12), bool)
+    for t, chord in enumerate(chords):
+        if chord is not None:
+            out[t, list(chord.pitch_classes)] = True
+    return out
+
+
+def share_in_known(notes: np.ndarray, classes: np.ndarray) -> float:
+    """share_in over the steps where some chord is known (classes (T, 12) not all False)."""
+    known = classes.any(axis=1)
+    return share_in(notes[known], classes[known]) if known.any() else float("nan")
