@@ -23,8 +23,7 @@ from .music.representation import LOW_NOTE, N_NOTES
 
 SHADES = " ▁▂▃▄▅▆▇█"
 ROLL_STEPS = 64  # 4 bars of 16ths
-ROLL_LOW, ROLL_HIGH = 36, 96  # the piano roll shows MIDI 36..95, two notes per row
-ROLL_ROWS = (ROLL_HIGH - ROLL_LOW) // 2
+ROLL_LOW = 48  # the piano roll's lowest row (C3) until notes call for another window
 
 
 def prob_strip(probs: np.ndarray) -> str:
@@ -33,47 +32,67 @@ def prob_strip(probs: np.ndarray) -> str:
     return "".join(SHADES[i] for i in idx)
 
 
-def roll_grid(history, rows: int = ROLL_ROWS, steps: int = ROLL_STEPS) -> np.ndarray:
-    """The last ``steps`` 16ths as a (rows, steps) int8 grid, top row highest: 0 silent, 1 the
-    model's notes, 2 the human's (two semitones per row, human drawn over model)."""
+def roll_grid(history, rows: int, steps: int = ROLL_STEPS, low: int = ROLL_LOW) -> np.ndarray:
+    """The last ``steps`` 16ths as a (rows, steps) int8 grid, one semitone a row from MIDI ``low`` up, top row
+    highest: 0 silent, 1 the model's notes, 2 the human's (human drawn over model)."""
     grid = np.zeros((rows, steps), np.int8)
     recent = list(history)[-steps:]
     if not recent:
         return grid
-    lo = ROLL_LOW - LOW_NOTE
-    model = np.stack([m for _, m, _ in recent])[:, lo : lo + 2 * rows].reshape(len(recent), rows, 2).any(-1)
-    human = np.stack([h for _, _, h in recent])[:, lo : lo + 2 * rows].reshape(len(recent), rows, 2).any(-1)
-    cells = np.where(human, 2, np.where(model, 1, 0)).astype(np.int8)  # (S, rows)
-    grid[:, steps - len(recent) :] = cells.T[::-1]
-    return grid
+    lo = low - LOW_NOTE
+    model = np.stack([m for _, m, _ in recent])[:, lo : lo + rows]  # (S, rows)
+    human = np.stack([h for _, _, h in recent])[:, lo : lo + rows]
+    cells = np.where(human, 2, np.where(model, 1, 0)).astype(np.int8)
+    grid[: cells.shape[1], steps - len(recent) :] = cells.T
+    return grid[::-1]
+
+
+def roll_window(history, rows: int, low: int) -> int:
+    """The lowest MIDI note of a ``rows``-high roll: ``low`` while the last 16ths' notes fit in it, else the
+    window centred on them (within the model's range)."""
+    recent = list(history)[-ROLL_STEPS:]
+    sounding = np.flatnonzero(np.any([m | h for _, m, h in recent], axis=0)) + LOW_NOTE if recent else []
+    top = LOW_NOTE + N_NOTES - rows
+    if len(sounding) and not (low <= sounding.min() and sounding.max() < low + rows):
+        low = (int(sounding.min()) + int(sounding.max()) + 1 - rows) // 2
+    return int(np.clip(low, LOW_NOTE, max(top, LOW_NOTE)))
 
 
 class PianoRoll(Widget):
-    """The scrolling piano roll, drawn line by line from run-length segments (cheap to redraw:
-    a 30 x 64 roll in markup cost the UI thread a whole core)."""
+    """The scrolling piano roll, one semitone a row, as many rows as the terminal leaves it (the window follows
+    the notes); drawn line by line from run-length segments (cheap to redraw: a 30 x 64 roll in markup cost the
+    UI thread a whole core)."""
 
-    DEFAULT_CSS = f"PianoRoll {{ height: {ROLL_ROWS}; width: {ROLL_STEPS + 7}; }}"  # label 5 + roll + padding 2
+    DEFAULT_CSS = f"PianoRoll {{ height: 1fr; min-height: 3; width: {ROLL_STEPS + 7}; }}"  # label 5 + roll + 2
     STYLES = (Style(color="grey23"), Style(color="cyan"), Style(color="magenta"))
+    LABEL_STYLES = (Style(), Style(bold=True))  # the Cs stand out
     CHARS = ("·", "█", "█")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.grid = np.zeros((ROLL_ROWS, ROLL_STEPS), np.int8)
-        self.labels = []
-        for r in range(ROLL_ROWS - 1, -1, -1):
-            midi = ROLL_LOW + 2 * r
-            self.labels.append(Segment(f"{NOTE_NAMES[midi % 12] + str(midi // 12 - 1):>4} "))
+        self.grid = np.zeros((0, ROLL_STEPS), np.int8)
+        self.low = ROLL_LOW
 
-    def show(self, grid: np.ndarray) -> None:
+    def show(self, history) -> None:
+        rows = self.size.height
+        self.low = roll_window(history, rows, self.low)
+        grid = roll_grid(history, rows, ROLL_STEPS, self.low)
         if not np.array_equal(grid, self.grid):
             self.grid = grid
             self.refresh()
 
+    def on_resize(self) -> None:
+        self.grid = np.zeros((0, ROLL_STEPS), np.int8)  # redrawn at the next 16th, to the new height
+
+    def label(self, y: int) -> Segment:
+        midi = self.low + len(self.grid) - 1 - y
+        return Segment(f"{NOTE_NAMES[midi % 12] + str(midi // 12 - 1):>4} ", self.LABEL_STYLES[midi % 12 == 0])
+
     def render_line(self, y: int) -> Strip:
-        if y >= ROLL_ROWS:
+        if y >= len(self.grid):
             return Strip.blank(self.size.width)
         row = self.grid[y]
-        segments = [self.labels[y]]
+        segments = [self.label(y)]
         edges = np.flatnonzero(np.diff(row)) + 1
         for a, b in zip(np.r_[0, edges], np.r_[edges, len(row)]):
             code = int(row[a])
@@ -112,7 +131,9 @@ class HelpScreen(ModalScreen):
                 if b.description]  # the [ key's label, not markup
         knobs = ["", "[b]knobs[/b] (MIDI CC on the --input port; l to learn others)"] + \
             [f"  {line}" for line in self.cc_map.lines()] if self.cc_map else []
-        yield Static("[b]live-biaxial keys[/b]\n\n" + "\n".join(rows + knobs) + "\n\n  Esc closes this help.", id="help")
+        notes = ["", "  late steps: 16ths whose notes were not ready on their tick (the", "  notes before them were held)."]
+        yield Static("[b]live-biaxial keys[/b]\n\n" + "\n".join(rows + knobs + notes) + "\n\n  Esc closes this help.",
+                     id="help")
 
 
 class LearnScreen(ModalScreen):
@@ -243,16 +264,16 @@ class Console(App):
                if dropped else ""))
         lo, hi = c.low, c.high
         split = getattr(getattr(e, "settings", None), "split", None)  # parts to channels: bass, top, rest
-        channels = f"channel {c.channel + 1}" if split is None else \
-            f"channels bass {split[0] + 1} top {split[1] + 1} rest {split[2] + 1}"
-        self._show("controls", 
-            f"anti-silence {c.anti_silence:.2f}  temperature {c.temperature:.2f}  velocity {c.velocity}  "
-            f"{channels}  key {c.key_name()}  range {lo}..{hi}  density {c.density:+.1f}")
-        self._show("harmony", harmony_line(e, s16 + 1))
-        newest = (len(e.history), e.history[-1][0]) if e.history else (0, -1)
-        if newest != self.roll_at:  # a new 16th (or a restart): only then is there a new roll to draw
+        channels = f"ch {c.channel + 1}" if split is None else \
+            f"ch bass {split[0] + 1} top {split[1] + 1} rest {split[2] + 1}"
+        self._show("controls",
+            f"anti-silence {c.anti_silence:.2f}  temp {c.temperature:.2f}  vel {c.velocity}  {channels}  "
+            f"range {lo}-{hi}  density {c.density:+.1f}")
+        self._show("harmony", harmony_line(e, s16 + 1) + f"  key {c.key_name()}")
+        newest = (len(e.history), e.history[-1][0], self.roll.size.height) if e.history else (0, -1, 0)
+        if newest != self.roll_at:  # a new 16th (or a restart, or a resize): only then is there a new roll to draw
             self.roll_at = newest
-            self.roll.show(roll_grid(e.history))
+            self.roll.show(e.history)
         self._show("probs", prob_strip(e.probs[:, 0]))
         p50, p99 = e.latency()
         self._show("stats", 
@@ -294,7 +315,10 @@ class Console(App):
         self.refresh_view()
 
     def action_anti_silence(self, d: float) -> None:
-        self._nudge(anti_silence=self.engine.controls.anti_silence + d)
+        before = self.engine.controls.anti_silence
+        self._nudge(anti_silence=before + d)
+        if self.engine.controls.anti_silence == before:
+            self.notify(f"anti-silence is at its {'maximum' if d > 0 else 'minimum'} ({before:g})")
 
     def action_temperature(self, d: float) -> None:
         self._nudge(temperature=round(self.engine.controls.temperature + d, 3))
@@ -310,6 +334,8 @@ class Console(App):
 
     def action_key(self) -> None:
         self._nudge(key_root=(self.engine.controls.key_root + 1) % 12)
+        if self.engine.controls.scale == "chromatic":
+            self.notify(f"key root {NOTE_NAMES[self.engine.controls.key_root]}: no scale is on (s picks one)")
 
     def action_scale(self) -> None:
         names = list(SCALES)

@@ -67,7 +67,7 @@ class Cell:
             raise ModelFileError(f"{self.path}: an ONNX file, but not a live-biaxial model (no format metadata)")
         if fmt not in FORMATS:
             raise ModelFileError(f"{self.path}: model format {fmt!r}; this version of live-biaxial plays "
-                                 + " and ".join(repr(f) for f in FORMATS))
+                                 + ", ".join(repr(f) for f in FORMATS[:-1]) + f" and {FORMATS[-1]!r}")
         self.listens = fmt in (LISTENING_FORMAT, HARMONY_FORMAT)  # else solo: callers merge the player's notes
         self.chords = fmt == HARMONY_FORMAT
         self.inputs = HARMONY_INPUTS if self.chords else LISTENING_INPUTS if self.listens else INPUTS

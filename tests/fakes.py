@@ -67,15 +67,25 @@ class CountingCell:
         self.steps, self.fed = [], []
 
         self.listens = getattr(cell, "listens", False)
+        self.chords = getattr(cell, "chords", False)
         self.heard, self.meters = [], []  # what a listening cell was given of the player, and the meter
+        self.chord_inputs = []  # the chord a cell that knows chords was given
         self.played = []  # the notes each step chose
+        self.biases = []  # the play bias of each step
+
+    @property
+    def plan(self):
+        return self.cell.plan
 
     def __call__(self, notes, step, *rest):
         self.steps.append(int(step))
         self.fed.append(np.array(notes))
-        if len(rest) == 7:
+        self.biases.append(np.array(rest[4]))
+        if len(rest) >= 7:
             self.heard.append(np.array(rest[5]))
             self.meters.append(tuple(int(x) for x in rest[6]))
+        if len(rest) == 8:
+            self.chord_inputs.append(np.array(rest[7]))
         out = self.cell(notes, step, *rest)
         self.played.append(np.array(out[0]))
         return out

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from live_biaxial.clock import InternalClock
-from live_biaxial.console import ROLL_LOW, Console, prob_strip, roll_grid
+from live_biaxial.console import ROLL_LOW, Console, prob_strip, roll_grid, roll_window
 from live_biaxial.music.controls import Controls
 from live_biaxial.engine import Engine
 from live_biaxial.model_file import Cell
@@ -55,12 +55,16 @@ async def test_keys_change_the_engine(engine):
         assert c.velocity == 88
         await pilot.press("c")
         assert c.channel == 1
+        await pilot.press("h")
+        assert c.harmony == pytest.approx(0.6)
+        await pilot.press("n", "n")
+        assert c.harmony == pytest.approx(0.4) and "harmony 0.40" in text(app, "#harmony")
         await pilot.press("k", "s")
         assert c.key_root == 1 and c.scale == "major"
         assert np.isinf(c.play_bias).sum() > 0  # the key lock acts through the per-note bias
         await pilot.press("left_square_bracket")
         assert c.low == 24 and c.high == 60
-        assert "key C# major" in text(app, "#controls") and "channel 2" in text(app, "#controls")
+        assert "key C# major" in text(app, "#harmony") and "ch 2" in text(app, "#controls")
 
 
 @sync
@@ -96,7 +100,7 @@ async def test_engine_changes_show_in_the_widgets(engine):
         engine.cc_map.handle(engine.controls, 0, 21, 127)  # temperature by MIDI CC from the input port
         flat_out(engine, 20)  # 20 16ths: position 2:1:4
         await pilot.pause(0.1)
-        assert "temperature 2.00" in text(app, "#controls")
+        assert "temp 2.00" in text(app, "#controls")
         assert "2:1:4" in text(app, "#status")
         assert text(app, "#probs").strip()  # the probability strip shows something
         assert (app.roll.grid == 1).any()  # the roll shows the model's notes
@@ -135,10 +139,24 @@ def test_strip_and_roll_rendering():
     model = np.zeros(78, bool)
     human = np.zeros(78, bool)
     model[ROLL_LOW - 24] = True  # the lowest row
-    human[ROLL_LOW - 24 + 5] = True  # two semitones per row: the third row from the bottom
+    human[ROLL_LOW - 24 + 2] = True  # one semitone a row: the third row from the bottom
     both = model.copy()
     grid = roll_grid([(0, model, human), (1, both, np.zeros(78, bool))], rows=4, steps=3)
     assert grid.tolist() == [[0, 0, 0], [0, 2, 0], [0, 0, 0], [0, 1, 1]]  # newest 16th on the right
+
+
+def test_the_roll_window_follows_the_notes_and_stays_put_while_they_fit():
+    notes = np.zeros(78, bool)
+    notes[[60 - 24, 64 - 24]] = True
+    history = [(0, notes, np.zeros(78, bool))]
+    assert roll_window(history, 20, 48) == 48  # C4 and E4 fit in 48..67: the window stays
+    high = np.zeros(78, bool)
+    high[[84 - 24, 90 - 24]] = True
+    low = roll_window([(0, high, np.zeros(78, bool))], 20, 48)
+    assert low <= 84 and 90 < low + 20  # moved to hold them
+    top = np.zeros(78, bool)
+    top[[100 - 24, 101 - 24]] = True
+    assert roll_window([(0, top, np.zeros(78, bool))], 20, 48) == 101 - 19  # never past the model's top
 
 
 @sync
@@ -148,13 +166,35 @@ async def test_the_roll_draws_model_and_human_in_two_colours(engine):
         model = np.zeros(78, bool)
         human = np.zeros(78, bool)
         model[ROLL_LOW - 24] = True
-        human[ROLL_LOW - 24 + 10] = True
+        human[ROLL_LOW - 24 + 5] = True
         engine.history.extend([(0, model, human)] * 3)
         await pilot.pause(0.1)
         lines = [app.roll.render_line(y) for y in range(app.roll.size.height)]
-        colours = {str(seg.style.color.name) for line in lines for seg in line if seg.text.strip("· ") and seg.style}
+        colours = {str(seg.style.color and seg.style.color.name) for line in lines for seg in line
+                   if seg.text.strip("· ") and seg.style}
         assert {"cyan", "magenta"} <= colours
-        assert lines[-1].text.rstrip().endswith("███") and lines[-6].text.rstrip().endswith("███")
+        bottom = app.roll.size.height - 1
+        assert lines[bottom].text.startswith("  C3") and lines[bottom].text.rstrip().endswith("███")
+        assert lines[bottom - 5].text.startswith("  F3") and lines[bottom - 5].text.rstrip().endswith("███")
+        assert lines[bottom - 1].text.startswith(" C#3")  # one semitone a row: C and C# apart
+
+
+@sync
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 50)])
+async def test_every_line_of_the_console_fits_the_terminal(engine, size):
+    clock = InternalClock(engine, 128)
+    app = Console(engine, clock=clock, refresh_hz=50)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.1)
+        screen = app.screen.region
+        for wid in ("#status", "#controls", "#harmony", "#probs", "#stats", "#buttons"):
+            region = app.query_one(wid).region
+            assert region.height and screen.contains_region(region), (wid, region, screen)
+        assert app.screen.scroll_offset.y == 0
+        width = size[0] - 2  # less the padding
+        assert text(app, "#status").index("128 BPM") + 7 <= width
+        assert len(text(app, "#controls")) <= width and len(text(app, "#harmony")) <= width
+        assert app.roll.size.height >= 6
 
 
 @sync
@@ -166,6 +206,6 @@ async def test_the_console_shows_the_parts_channels(tiny_model):
     try:
         async with app.run_test() as pilot:
             await pilot.pause(0.1)
-            assert "channels bass 2 top 3 rest 1" in text(app, "#controls")
+            assert "ch bass 2 top 3 rest 1" in text(app, "#controls")
     finally:
         e.close()

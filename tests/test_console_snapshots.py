@@ -82,3 +82,13 @@ def test_midi_learn_screen_waiting_for_a_knob(snap_compare, frozen_engine, tmp_p
     app = Console(frozen_engine, clock=InternalClock(frozen_engine, 120))
     frozen_engine.cc_map.path = type(tmp_path)("/home/player/.config/live-biaxial/cc-map.json")  # the same in every run
     assert snap_compare(app, press=["l", "3"], terminal_size=SIZE)  # learning: velocity, waiting for a knob
+
+
+def test_main_screen_in_an_80x24_terminal_following_a_chart(snap_compare, frozen_engine):
+    from live_biaxial.music.chords import ChordChart
+    from live_biaxial.music.harmony import HarmonyFollower
+
+    frozen_engine.harmony = HarmonyFollower(ChordChart.parse("Am | F | C G | E7"))
+    frozen_engine.harmony.choose(2, 5, 16)  # bar 3, 16th 6: C, the G next
+    app = Console(frozen_engine, clock=InternalClock(frozen_engine, 128), ports="out: live-biaxial")
+    assert snap_compare(app, terminal_size=(80, 24))

@@ -171,7 +171,7 @@ def test_a_model_file_whose_inputs_do_not_fit_its_format_is_refused_in_one_line(
         if entry.key == "format":
             entry.value = "live-biaxial-onnx/9"
     onnx.save(proto, str(bad))
-    with pytest.raises(ModelFileError, match="plays 'live-biaxial-onnx/1' and 'live-biaxial-onnx/2'"):
+    with pytest.raises(ModelFileError, match="plays 'live-biaxial-onnx/1', 'live-biaxial-onnx/2' and 'live-biaxial-onnx/3'"):
         Cell(bad)
     assert not Cell(tiny_model[1]).listens  # the solo format still plays
 

@@ -66,7 +66,9 @@ def run_generate(args) -> int:
     length = f"{steps / bar_steps:g} bars" if part is None else f"{steps / bar_steps:g} bars along with {args.accompany}"
     in_key = "" if key is None else f", in {args.key.strip()}" + (", locked" if args.lock else "")
     hears = "" if part is None or cell.listens else ", a solo model: it hears the part as its own notes"
-    hears += f", harmony {strength:g}, chords from {harmony.describe(player=part is not None and "the part's held chords")}" if any(followed) else ""
+    if any(followed):
+        chords_from = harmony.describe(player="the part's held chords" if part is not None else None)
+        hears += f", harmony {strength:g}, chords from {chords_from}"
     print(f"wrote {out}: {after}{length}, {note_ons(mido.MidiFile(tracks=midi.tracks[:1]))} notes, {silent} silent "
           f"16ths (model {cell.path.name}, seed {args.seed}, temperature {temperature:g}{in_key}{hears})")
     if args.plot:
