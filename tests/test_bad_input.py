@@ -165,3 +165,22 @@ def test_two_runs_that_parse_the_same_data_together_both_load_it(bad_files, tmp_
         t.join(timeout=30)
     assert not errors and len(results) == 4
     assert all(sum(len(p) for p in r.splits.values()) == 1 for r in results)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["plya"], ["invalid choice: 'plya'", "did you mean 'play'?"]),
+    (["genrate", "--bars", "2"], ["did you mean 'generate'?"]),
+    (["play", "--clock", "bogus"], ["invalid choice: 'bogus'", "see live-biaxial play --help"]),
+    (["generate", "--bars", "x"], ["--bars: invalid int value: 'x'"]),
+    (["play", "--split", "1,1,1"], ["three different MIDI channels"]),
+])
+def test_usage_mistakes_are_one_line_with_the_nearest_command(args, words):
+    r = run_cli(*args)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
+
+
+def test_version():
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("live-biaxial ") and r.stdout.split()[1][0].isdigit()

@@ -73,7 +73,7 @@ def test_a_listening_model_plays_the_third_above_what_the_player_holds(jack, thi
     finally:
         stop_engine(eng)
         daw.close()
-    ons = daw.note_ons()
+    ons = daw.note_ons(since=struck[60])  # what it plays before the player plays (its seed's echo) is not an answer
     played = [m.note for _, m in ons]
     assert played, "the model played nothing"
     for note, t in struck.items():

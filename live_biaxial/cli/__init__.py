@@ -14,12 +14,29 @@ from ..errors import LiveBiaxialError
 from .options import TEMPERATURE_HELP, add_harmony_args, add_key_args, add_meter_arg
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage mistake is one line (what is wrong, and where the options are listed), exit code 2; a mistyped
+    command or choice also says the nearest one."""
+
+    def error(self, message: str):
+        import difflib
+        import re
+
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2)) or [c.strip() for c in m.group(2).split(",")]
+            near = difflib.get_close_matches(m.group(1), choices, n=1)
+            message += f"; did you mean {near[0]!r}?" if near else ""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole command line. The training commands' own options come from the training package, which is
     imported only when one of them is the command given (``argv``): `play` never loads it."""
     command = _command_in(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="live-biaxial", description="A real-time MIDI improviser (biaxial LSTM).")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = OneLineParser(prog="live-biaxial", description="A real-time MIDI improviser (biaxial LSTM).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
 
     p = sub.add_parser("train", help="train a model on MIDI files or the JSB chorales (needs the [train] extra)")
     if command == "train":
@@ -127,6 +144,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         _training_args().add_eval_args(p)
     p.set_defaults(run=lambda a: _training().run_eval(a))
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("live-biaxial")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def _command_in(argv: list[str]) -> str | None:

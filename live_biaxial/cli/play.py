@@ -198,9 +198,9 @@ def split_of(text: str) -> tuple[int, int, int]:
         channels = tuple(int(x) for x in text.split(","))
     except ValueError:
         channels = ()
-    if len(channels) != 3 or not all(1 <= c <= 16 for c in channels):
-        raise LiveBiaxialError(f"--split {text}: three MIDI channels 1..16, the bass's, the top voice's and the "
-                               "rest's, e.g. --split 2,3,1")
+    if len(channels) != 3 or not all(1 <= c <= 16 for c in channels) or len(set(channels)) < 3:
+        raise LiveBiaxialError(f"--split {text}: three different MIDI channels 1..16, the bass's, the top voice's and "
+                               "the rest's, e.g. --split 2,3,1 (without --split every note goes to --channel)")
     return channels[0] - 1, channels[1] - 1, channels[2] - 1
 
 

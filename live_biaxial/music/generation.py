@@ -52,8 +52,12 @@ class AntiSilence:
     """The conservativity rule of the original, scaled by a strength from 0 (off) to 1 (original).
 
     After each step: if fewer than 2 notes play, c drops to at most 1 and then by 0.02 * strength
-    (which raises every play probability, P ** c); otherwise c relaxes toward 1 by 30%.
+    (which raises every play probability, P ** c); otherwise c relaxes toward 1 by 30%. The original lets c
+    fall below 0 after 50 quiet steps, where every note plays; the step graph draws with u ** (1 / c), which
+    needs c > 0, so c stops at MIN_C (a note of P 0.01 then plays with P 0.63).
     """
+
+    MIN_C = 0.1
 
     def __init__(self, strength: float = 1.0):
         self.strength = float(strength)
@@ -61,7 +65,7 @@ class AntiSilence:
 
     def update(self, n_playing: int) -> float:
         if n_playing < 2:
-            self.c = min(self.c, 1.0) - 0.02 * self.strength
+            self.c = max(min(self.c, 1.0) - 0.02 * self.strength, self.MIN_C)
         else:
             self.c += (1.0 - self.c) * 0.3
         return self.c
@@ -69,12 +73,13 @@ class AntiSilence:
 
 def hear(cell, prime: np.ndarray, state: np.ndarray, rule: AntiSilence, temperature, play_bias) -> tuple:
     """Let the model hear prime (P, 78, 2) step by step, each real step fed in place of what it would have
-    played -> (the last step (78, 2), the state to play step P from (78, state_size), a copy)."""
+    played -> (the last step (78, 2), the state to play step P from (78, state_size), a copy). The prime is
+    music given, not the model's silence: the anti-silence rule is left as it was (a one-voice prime once
+    drove it below zero, and the model then played nothing at all)."""
     quiet = np.full((N_NOTES, 2), 0.5, np.float32)  # noise for steps whose notes are dropped
     for t in range(len(prime) - 1):
         _, _, state = cell(np.asarray(prime[t], np.float32), np.int64(t), state, quiet, np.float32(rule.c),
                            np.float32(temperature), play_bias)
-        rule.update(int(prime[t + 1][:, 0].sum()))
     return np.array(prime[-1], np.float32), np.array(state, np.float32)
 
 
