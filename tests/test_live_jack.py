@@ -491,4 +491,4 @@ def test_play_with_split_sends_parts_on_their_channels(daw, tiny_model):
     assert len(channels) >= 2 and channels <= {1, 2, 0}  # bass on 2, top on 3, the rest on 1 (0-based here)
     assert not hanging_notes(messages(daw))
     r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name, "--split", "2,3", timeout=60)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--split 2,3: three MIDI channels" in r.stderr
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--split 2,3: three different MIDI channels" in r.stderr
