@@ -99,7 +99,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--velocity", type=int, default=64, help="note-on velocity 1..127")
     p.add_argument("--out", default="generated.mid", help="the MIDI file to write")
     add_key_args(p)
-    add_meter_arg(p)
+    add_meter_arg(p, from_file=True)
     add_harmony_args(p, live=False)
     p.add_argument("--prime", metavar="FILE.mid", help="go on from this MIDI file: the output is it, then --bars more")
     p.add_argument("--accompany", metavar="PART.mid",

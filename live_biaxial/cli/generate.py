@@ -22,24 +22,24 @@ def run_generate(args) -> int:
         raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
     if args.accompany and args.prime:
         raise LiveBiaxialError("--accompany and --prime: choose one (the part to play along with, or music to go on from)")
+    if args.plot:
+        from ..plot import check_plot_path
+
+        check_plot_path(args.plot)  # before any work: matplotlib there, its folder there
     cell = Cell(args.model)
     harmony, strength = harmony_of(args, cell, record=True)
-    (bar_steps, beat_steps), signature = meter_of(args)
+    source = read_midi_file(args.accompany or args.prime) if args.accompany or args.prime else None
+    (bar_steps, beat_steps), signature = meter_of(args, source)  # --meter, else the file's, else 4/4
     steps = args.bars * bar_steps
     temperature = temperature_of(args, cell)
     key = key_of_args(args)
     root, scale, cadence = key or (0, "major", None)
     bias = Controls(key_root=root, scale=scale).play_bias if args.lock else None  # (78,) -inf outside the scale
-    prime = midi_to_matrix(args.prime, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2), part of the music
+    prime = midi_to_matrix(source, cell.steps_per_beat)[0] if args.prime else None  # (P, 78, 2), part of the music
     part = None
     if args.accompany:  # (T, 78, 2): the player's part, heard step by step as the model plays
-        source = read_midi_file(args.accompany)
-        part, report = midi_to_matrix(source, cell.steps_per_beat)
+        part, _ = midi_to_matrix(source, cell.steps_per_beat)
         steps = len(part)
-        signatures = [m for track in source.tracks for m in track if m.type == "time_signature"]
-        if report.meters and args.meter == "4/4":  # the part's own time signature, unless --meter says otherwise
-            _, bar_steps, beat_steps = report.meters[0]
-            signature = (signatures[0].numerator, signatures[0].denominator)
     heard = cadence if prime is None else prime  # what the model hears first; the cadence is not written
     notes, _ = generate(cell, cell.state_size, steps, seed_notes=seed_step(), seed=args.seed,
                         anti_silence=args.anti_silence, temperature=temperature, play_bias=bias, prime=heard,
@@ -74,6 +74,7 @@ def run_generate(args) -> int:
     if args.plot:
         from ..plot import piano_roll_png
 
-        piano_roll_png(music, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}{in_key}")
+        piano_roll_png(music, args.plot, cell.steps_per_beat, title=f"{cell.path.name}, seed {args.seed}{in_key}",
+                       bar_steps=bar_steps, part=part)
         print(f"wrote {args.plot}")
     return 0

@@ -37,10 +37,11 @@ def key_of_args(args):
     return root, scale, key_prime(root, scale in MINOR_SCALES)
 
 
-def add_meter_arg(p) -> None:
-    p.add_argument("--meter", default="4/4",
-                   help="the time signature, e.g. 3/4, 6/8, 12/8 (default 4/4): bars are counted in it and a model "
-                        "that listens hears its strong and weak beats")
+def add_meter_arg(p, from_file: bool = False) -> None:
+    default = "the time signature of the --accompany or --prime file, else 4/4" if from_file else "4/4"
+    p.add_argument("--meter",
+                   help=f"the time signature, e.g. 3/4, 6/8, 12/8 (default: {default}; given, it always wins): bars "
+                        "are counted in it and a model that listens hears its strong and weak beats")
 
 
 def add_harmony_args(p, live: bool) -> None:
@@ -83,10 +84,17 @@ def harmony_of(args, cell, record: bool = False):
     return follower, args.harmony
 
 
-def meter_of(args) -> tuple[tuple[int, int], tuple[int, int]]:
-    """--meter as ((16ths per bar, 16ths per beat), (numerator, denominator))."""
+def meter_of(args, source=None) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The meter, by one rule for every command: --meter if given, else the first time signature of ``source``
+    (a mido.MidiFile: the part or the prime), else 4/4 -> ((16ths per bar, 16ths per beat), (numerator,
+    denominator))."""
     from ..music.meter import parse_meter
 
-    steps = parse_meter(args.meter)
-    num, _, den = args.meter.partition("/")
+    text = args.meter
+    if text is None and source is not None:
+        found = next((m for track in source.tracks for m in track if m.type == "time_signature"), None)
+        text = f"{found.numerator}/{found.denominator}" if found is not None else None
+    text = text or "4/4"
+    steps = parse_meter(text)
+    num, _, den = text.partition("/")
     return steps, (int(num), int(den))
