@@ -125,7 +125,16 @@ def run_train(args) -> int:
                      new_lr=args.new_lr, resume_changes=changes, init_from=None if args.resume else args.init_from)
     except KeyboardInterrupt:
         return 130
-    print(json.dumps(last))
+    out = Path(args.out)
+    best = out / "best.pt"
+    if best.exists():
+        from . import checkpoint
+
+        saved = checkpoint.load(best)
+        print(f"best: {best} (validation NLL {saved['best_valid_nll']:.3f} at batch {saved['step']}); "
+              f"samples in {out / 'samples'}; next: live-biaxial export-onnx {best} --out {out.name}.onnx")
+    else:
+        print(f"no validation ran (--eval-every); last: {out / 'last.pt'}; metrics: {json.dumps(last)}")
     return 0
 
 

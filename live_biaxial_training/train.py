@@ -156,6 +156,15 @@ def with_own_notes(model: BiaxialLSTM, states: torch.Tensor, steps: torch.Tensor
     return inputs
 
 
+ESTIMATE_AFTER = 3  # batches timed before the run says how long it will take
+
+
+def _duration(seconds: float) -> str:
+    """4000 -> '1 h 7 min'."""
+    minutes = int(round(seconds / 60))
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
 def cpu_threads(dev: torch.device) -> str:
     """The thread count shown beside a CPU device, e.g. " (2 threads)": what --threads set, or torch's default."""
     if dev.type != "cpu":
@@ -336,10 +345,13 @@ def train(
             metrics_file.flush()
             if step % cfg.checkpoint_every == 0 or step == cfg.batches:
                 checkpoint.save(last_path, model, optimizer, step, cfg, extra())
-            if cfg.sample_every and step % cfg.sample_every == 0:
+            if cfg.sample_every and (step % cfg.sample_every == 0 or step == cfg.batches):  # and at any run's end
                 write_sample(model, out_dir / "samples" / f"batch_{step:06d}.mid", seed_notes, model_config.steps_per_beat)
                 model.to(dev)
             eta = (cfg.batches - step) * cfg.batch_size * world / max(seg_s, 1e-9)
+            if step == start_step + ESTIMATE_AFTER and step < cfg.batches:  # a sense of scale, measured here
+                log(f"\n{elapsed / ESTIMATE_AFTER:.1f} s a batch on this machine: the {cfg.batches - step:,} batches "
+                    f"left take about {_duration(eta)} (Ctrl-C saves; --resume goes on)")
             progress.show(step, last["loss"], val_nll, seg_s, eta, final=step == cfg.batches)
     except KeyboardInterrupt:
         if main:

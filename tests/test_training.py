@@ -406,3 +406,15 @@ def test_average_validates_and_keeps_the_averaged_weights_and_resumes_them(midi_
     assert torch.load(run / "last.pt", weights_only=False)["averaged"]["updates"] == 6  # carried on, not restarted
     r = run_cli("train", midi_folder, "--out", tmp_path / "bad", "--batches", "1", *TINY, "--average", "1")
     assert r.returncode == 2 and "--average 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_run_says_how_long_it_takes_and_ends_naming_its_best_checkpoint_and_the_next_command(midi_folder, tmp_path):
+    run = tmp_path / "laptop"
+    r = run_cli("train", midi_folder, "--out", run, "--batches", "5", "--sample-every", "500", *TINY)
+    assert r.returncode == 0, r.stderr
+    said = r.stdout + r.stderr
+    assert "s a batch on this machine: the 2 batches left take about" in said
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith(f"best: {run / 'best.pt'} (validation NLL ") and "at batch 5" in last
+    assert last.endswith(f"next: live-biaxial export-onnx {run / 'best.pt'} --out laptop.onnx")
+    assert (run / "samples" / "batch_000005.mid").exists()  # a sample at the end of any run, however short
