@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 
 from rich.segment import Segment
 from rich.style import Style
@@ -131,9 +131,9 @@ class HelpScreen(ModalScreen):
                 if b.description]  # the [ key's label, not markup
         knobs = ["", "[b]knobs[/b] (MIDI CC on the --input port; l to learn others)"] + \
             [f"  {line}" for line in self.cc_map.lines()] if self.cc_map else []
-        notes = ["", "  late steps: 16ths whose notes were not ready on their tick (the", "  notes before them were held)."]
-        yield Static("[b]live-biaxial keys[/b]\n\n" + "\n".join(rows + knobs + notes) + "\n\n  Esc closes this help.",
-                     id="help")
+        notes = ["", "  late steps: 16ths not ready on their tick (what sounded", "  before was held)."]
+        with VerticalScroll(id="help"):  # taller than a small terminal: it scrolls
+            yield Static("[b]live-biaxial keys[/b]\n\n" + "\n".join(rows + knobs + notes) + "\n\n  Esc closes this help.")
 
 
 class LearnScreen(ModalScreen):
@@ -187,25 +187,26 @@ class Console(App):
     #buttons { height: 3; }
     #buttons Button { min-width: 6; margin: 0 1 0 0; }
     HelpScreen, LearnScreen { align: center middle; }
-    #help, #learn { width: 64; height: auto; border: round $accent; background: $panel; padding: 1; }
+    #help, #learn { width: 64; height: auto; max-height: 100%; border: round $accent; background: $panel; padding: 1; }
     """
+    # the footer shows the keys a musician needs first; `?` lists them all, the buttons hold the others
     BINDINGS = [
         Binding("space", "transport", "play/stop"),
-        Binding("plus,equals_sign", "tempo(2)", "tempo +"),
-        Binding("minus", "tempo(-2)", "tempo -"),
-        Binding("a", "anti_silence(0.1)", "anti-silence +"),
-        Binding("z", "anti_silence(-0.1)", "anti-silence -"),
-        Binding("t", "temperature(0.1)", "temperature +"),
-        Binding("g", "temperature(-0.1)", "temperature -"),
-        Binding("h", "harmony(0.1)", "harmony + (keep to the chord)"),
-        Binding("n", "harmony(-0.1)", "harmony - (as the model likes)"),
-        Binding("v", "velocity(8)", "velocity +"),
-        Binding("b", "velocity(-8)", "velocity -"),
-        Binding("c", "channel", "channel"),
-        Binding("k", "key", "key root"),
-        Binding("s", "scale", "scale"),
-        Binding("right_square_bracket", "range(1)", "range up"),
-        Binding("left_square_bracket", "range(-1)", "range down"),
+        Binding("plus,equals_sign", "tempo(2)", "tempo +", show=False),
+        Binding("minus", "tempo(-2)", "tempo -", show=False),
+        Binding("a", "anti_silence(0.1)", "anti-silence +", show=False),
+        Binding("z", "anti_silence(-0.1)", "anti-silence -", show=False),
+        Binding("t", "temperature(0.1)", "temperature +", show=False),
+        Binding("g", "temperature(-0.1)", "temperature -", show=False),
+        Binding("h", "harmony(0.1)", "harmony + (keep to the chord)", show=False),
+        Binding("n", "harmony(-0.1)", "harmony - (as the model likes)", show=False),
+        Binding("v", "velocity(8)", "velocity +", show=False),
+        Binding("b", "velocity(-8)", "velocity -", show=False),
+        Binding("c", "channel", "channel", show=False),
+        Binding("k", "key", "key root", show=False),
+        Binding("s", "scale", "scale", show=False),
+        Binding("right_square_bracket", "range(1)", "range up", show=False),
+        Binding("left_square_bracket", "range(-1)", "range down", show=False),
         Binding("p", "panic", "panic"),
         Binding("l", "learn", "MIDI learn"),
         Binding("question_mark", "help", "help"),
@@ -229,7 +230,7 @@ class Console(App):
         with Horizontal(id="buttons"):
             for label, action in (("▶/■", "transport"), ("BPM-", "tempo_down"), ("BPM+", "tempo_up"),
                                   ("AS-", "as_down"), ("AS+", "as_up"), ("T-", "t_down"), ("T+", "t_up"),
-                                  ("Key", "key"), ("Scale", "scale"), ("Panic", "panic")):
+                                  ("H-", "h_down"), ("H+", "h_up"), ("Panic", "panic")):
                 yield Button(label, id=f"btn_{action}", compact=True)
         yield Footer()
 
@@ -289,7 +290,8 @@ class Console(App):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         action = event.button.id.removeprefix("btn_")
         moves = {"tempo_down": ("tempo", -2), "tempo_up": ("tempo", 2), "as_down": ("anti_silence", -0.1),
-                 "as_up": ("anti_silence", 0.1), "t_down": ("temperature", -0.1), "t_up": ("temperature", 0.1)}
+                 "as_up": ("anti_silence", 0.1), "t_down": ("temperature", -0.1), "t_up": ("temperature", 0.1),
+                 "h_down": ("harmony", -0.1), "h_up": ("harmony", 0.1)}
         if action in moves:
             name, arg = moves[action]
             getattr(self, f"action_{name}")(arg)

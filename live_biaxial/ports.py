@@ -123,10 +123,11 @@ def find(name: str, available: list[str], kind: str) -> str:
 
 
 def open_output(b: mido.Backend, name: str | None):
-    """An existing output by name, or (name None) a new virtual output called live-biaxial."""
+    """An existing output by name, or (name None) a new virtual output called live-biaxial, of a client called
+    live-biaxial (JACK shows it as live-biaxial:live-biaxial; without the client's name, RtMidiOut Client)."""
     try:
         if name is None:
-            return b.open_output(VIRTUAL_NAME, virtual=True)
+            return b.open_output(VIRTUAL_NAME, virtual=True, client_name=VIRTUAL_NAME)
         return b.open_output(find(name, b.get_output_names(), "output"))
     except PortError:
         raise

@@ -127,7 +127,7 @@ async def test_help_screen(engine):
     app = Console(engine, refresh_hz=50)
     async with app.run_test() as pilot:
         await pilot.press("question_mark")
-        assert "live-biaxial keys" in str(app.screen.query_one("#help").render())
+        assert "live-biaxial keys" in str(app.screen.query_one("#help Static").render())
         await pilot.pause(0.1)  # the refresh timer keeps running under the help screen
         app.refresh_view()
         await pilot.press("escape")

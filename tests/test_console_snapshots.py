@@ -92,3 +92,8 @@ def test_main_screen_in_an_80x24_terminal_following_a_chart(snap_compare, frozen
     frozen_engine.harmony.choose(2, 5, 16)  # bar 3, 16th 6: C, the G next
     app = Console(frozen_engine, clock=InternalClock(frozen_engine, 128), ports="out: live-biaxial")
     assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_help_screen_in_an_80x24_terminal(snap_compare, frozen_engine):
+    app = Console(frozen_engine, clock=InternalClock(frozen_engine, 120))
+    assert snap_compare(app, press=["question_mark"], terminal_size=(80, 24))

@@ -142,6 +142,16 @@ def test_port_by_substring_and_the_unknown_port_message(daw, tiny_model):
     assert r.stderr.count("\n") == 1 and "no-such-synth" in r.stderr and daw.in_name in r.stderr
 
 
+def test_the_new_virtual_port_is_called_live_biaxial(jack, tiny_model):
+    eng = start_engine(["--bpm", "240"], tiny_model[1])  # no --port: a new virtual output
+    try:
+        names = jack.get_input_names()  # our output, as other clients see it
+    finally:
+        stop_engine(eng)
+    assert "live-biaxial:live-biaxial" in names, names
+    assert not any("RtMidiOut Client" in n for n in names), names
+
+
 def test_play_in_a_locked_key_from_the_command_line(daw, tiny_model):
     r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name, "--key", "Eb major", "--lock",
                 "--bars", "2", "--bpm", "240", "--quiet", "--density", "1", timeout=60)
