@@ -74,7 +74,8 @@ def jack(tmp_path_factory):
             pytest.fail("jackd is not installed (apt-get install jackd2)")
         pytest.skip("jackd is not installed (apt-get install jackd2)")
     name = f"lbtest{os.getpid()}"
-    os.environ["JACK_DEFAULT_SERVER"] = name
+    before = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
+    os.environ["JACK_DEFAULT_SERVER"] = name  # this run's clients (and the engines it starts) find its own server
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
     log = open(tmp_path_factory.getbasetemp() / "jackd.log", "w")
     # --sync: the server waits for late clients instead of dropping the MIDI of that cycle (without
@@ -100,3 +101,8 @@ def jack(tmp_path_factory):
     proc.terminate()
     proc.wait(timeout=10)
     log.close()
+    for k, v in before.items():  # as it was: a musician's own server is the default again
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
