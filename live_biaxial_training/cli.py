@@ -96,6 +96,10 @@ def run_train(args) -> int:
         home_key = home_key or blob["train_config"].get("home_key", False)
         del blob
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
+    if (args.listen or args.harmony) and not any(p.voices is not None for p in data.splits["train"]):
+        print("--listen: none of these pieces has its voices apart, so the player's part is empty in every segment "
+              "and the model learns to play solo; train a listening model on music whose voices are apart, such as "
+              "the JSB Chorales' Jsb16thSeparated.json", flush=True)
     if home_key:
         data = to_home_key(data)  # validation too: its NLL is then in the home key
     if args.harmony and not (args.listen or args.init_from or args.resume):

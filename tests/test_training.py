@@ -418,3 +418,9 @@ def test_a_run_says_how_long_it_takes_and_ends_naming_its_best_checkpoint_and_th
     assert last.startswith(f"best: {run / 'best.pt'} (validation NLL ") and "at batch 5" in last
     assert last.endswith(f"next: live-biaxial export-onnx {run / 'best.pt'} --out laptop.onnx")
     assert (run / "samples" / "batch_000005.mid").exists()  # a sample at the end of any run, however short
+
+
+def test_listen_on_music_without_voices_apart_says_what_the_player_gets(midi_folder, tmp_path):
+    r = run_cli("train", midi_folder, "--out", tmp_path / "solo", "--batches", "1", "--listen", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert "none of these pieces has its voices apart" in r.stdout and "learns to play solo" in r.stdout
