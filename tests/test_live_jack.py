@@ -140,6 +140,10 @@ def test_port_by_substring_and_the_unknown_port_message(daw, tiny_model):
     r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", "no-such-synth", timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1 and "no-such-synth" in r.stderr and daw.in_name in r.stderr
+    r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--port", daw.in_name, "--clock-in", "no-such-daw",
+                timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no-such-daw" in r.stderr, r.stderr
+    assert "16ths" not in r.stdout  # no take to sum up: it never played
 
 
 def test_the_new_virtual_port_is_called_live_biaxial(jack, tiny_model):

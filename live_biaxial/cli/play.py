@@ -84,7 +84,7 @@ def run_play(args) -> int:
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, terminate)
     clock = follower = None
-    crashed = False
+    crashed = started = False
     try:
         if args.input:
             ins.append(open_input(b, args.input, callback=engine.human))
@@ -105,6 +105,7 @@ def run_play(args) -> int:
             clock.sink = _ClockOut(engine, out)
         print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" + source, flush=True)
         print(f"live-biaxial: harmony {controls.harmony:g}; chords from {harmony.describe(args.chord_channel)}", flush=True)
+        started = True  # every port open: from here on there is a take to sum up
         limit = args.bars * meter[0] if args.bars else None
         if tui:
             from ..console import Console
@@ -147,7 +148,8 @@ def run_play(args) -> int:
             _save(recorder)
         time.sleep(0.25)  # let the MIDI driver deliver them before the port goes (JACK flushes per cycle)
         code = 128 + stopped_by[0] if stopped_by else 0  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
-        _summary(engine, follower, ins)  # before the ports close: closing one may hang (the guard below)
+        if started:
+            _summary(engine, follower, ins)  # before the ports close: closing one may hang (the guard below)
         # Closing an input can wait on the MIDI driver's thread while that thread waits for the GIL;
         # the notes are already off, so never let that hang the exit.
         guard = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(code)))
