@@ -140,7 +140,8 @@ def open_input(b: mido.Backend, name: str, callback, stamped: bool = False):
     (PolledInput) so that no Python runs in JACK's process thread; with ``stamped`` the callback
     gets ``(msg, t)`` there, t being when JACK received it (elsewhere the callback stamps it)."""
     try:
-        found = find(name, b.get_input_names(), "input")
+        ours = f"{VIRTUAL_NAME}:{VIRTUAL_NAME}"  # our own virtual output, which JACK lists as an input too
+        found = find(name, [p for p in b.get_input_names() if not p.startswith(ours)], "input")
         if b.api == "UNIX_JACK":
             return PolledInput(found, callback, stamped=stamped)
         return b.open_input(found, callback=callback)

@@ -154,6 +154,9 @@ def test_the_new_virtual_port_is_called_live_biaxial(jack, tiny_model):
         stop_engine(eng)
     assert "live-biaxial:live-biaxial" in names, names
     assert not any("RtMidiOut Client" in n for n in names), names
+    r = run_cli("play", "--api", "jack", "--model", tiny_model[1], "--input", "no-such-keys", timeout=60)
+    assert r.returncode == 2 and "no-such-keys" in r.stderr
+    assert "live-biaxial:live-biaxial" not in r.stderr, r.stderr  # its own output is not offered as an input
 
 
 def test_play_in_a_locked_key_from_the_command_line(daw, tiny_model):
