@@ -99,7 +99,8 @@ def run_train(args) -> int:
     if (args.listen or args.harmony) and not any(p.voices is not None for p in data.splits["train"]):
         print("--listen: none of these pieces has its voices apart, so the player's part is empty in every segment "
               "and the model learns to play solo; train a listening model on music whose voices are apart, such as "
-              "the JSB Chorales' Jsb16thSeparated.json", flush=True)
+              "the JSB Chorales with their four voices apart (Jsb16thSeparated.json, published with the data set "
+              "at github.com/czhuang/JSB-Chorales-dataset)", flush=True)
     if home_key:
         data = to_home_key(data)  # validation too: its NLL is then in the home key
     if args.harmony and not (args.listen or args.init_from or args.resume):
