@@ -31,7 +31,7 @@ from live_biaxial.model_file import Cell
 from live_biaxial.music.chords import ChordChart, ChordTimeline, Chord, parse_chord, step_labels
 from live_biaxial.music.controls import HARMONY_DEFAULT
 from live_biaxial.music.generation import generate, seed_step
-from live_biaxial.music.harmony import HarmonyFollower
+from live_biaxial.music.harmony import PLAN_TEMPERATURE, HarmonyFollower
 from live_biaxial.music.listening import (best_triads, chord_masks, doubling_share, notes_per_step, onset_bits,
                                           repeated_bar_share, scale_mask, share_in, share_in_known, step_share)
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
@@ -118,8 +118,11 @@ def mean(rows: list[dict]) -> dict:
     return out
 
 
+PLAN = {"temperature": PLAN_TEMPERATURE}  # --plan-temperature
+
+
 def play(cell: Cell, part, meter, chart, strength: float, seed: int) -> tuple[np.ndarray, list]:
-    follower = HarmonyFollower(chart, plans=cell.chords, seed=seed, record=True)
+    follower = HarmonyFollower(chart, plans=cell.chords, seed=seed, record=True, plan_temperature=PLAN["temperature"])
     notes, _ = generate(cell, cell.state_size, len(part), seed_notes=seed_step(), seed=seed, anti_silence=1.0,
                         temperature=cell.temperature, human=part if part.any() else None, meter=meter,
                         harmony=follower, harmony_strength=strength)
@@ -177,14 +180,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--pieces", type=int, default=12, help="test chorales per chorale case")
     ap.add_argument("--bars", type=int, default=16)
+    ap.add_argument("--plan-temperature", type=float, default=PLAN_TEMPERATURE, help="the plan's (default: play's)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "harmony.json"))
     args = ap.parse_args()
+    PLAN["temperature"] = args.plan_temperature
     models = {"model": Cell(args.model)} | ({"baseline": Cell(args.baseline)} if args.baseline else {})
     strengths = sorted({0.0, args.strength} | ({0.25, 0.5, 0.75, 1.0} if args.sweep else set()))
     rows = {f"{m} h{s:g}": (cell, s) for m, cell in models.items() for s in (strengths if m == "model" else (0.0, args.strength))}
     seeds = range(args.seeds)
     t0 = time.time()
     result = {"provenance": provenance(), "models": {m: str(c.path) for m, c in models.items()},
+              "plan_temperature": args.plan_temperature,
               "temperatures": {m: c.temperature for m, c in models.items()}, "bars": args.bars, "seeds": args.seeds,
               "cases": {}}
     cases = result["cases"]
