@@ -60,6 +60,14 @@ def tiny_model(tmp_path_factory):
     return model, d / "tiny.onnx"
 
 
+@pytest.fixture
+def quiet_machine():
+    """For tests that check timing: skipped, with the reason, where other programs take the machine's cores."""
+    from tests.busy import skip_where_busy
+
+    skip_where_busy()
+
+
 @pytest.fixture(scope="session")
 def jack(tmp_path_factory):
     """A JACK server with the dummy driver, private to this test run; yields the mido backend."""

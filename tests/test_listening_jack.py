@@ -57,7 +57,7 @@ def thirds_model(tmp_path_factory):
     return d / "thirds.onnx"
 
 
-def test_a_listening_model_plays_the_third_above_what_the_player_holds(jack, thirds_model):
+def test_a_listening_model_plays_the_third_above_what_the_player_holds(quiet_machine, jack, thirds_model):
     daw = FakeDaw(jack, "thirds")
     eng = start_engine(["--port", daw.in_name, "--input", daw.clock_name, "--bpm", "120", "--anti-silence", "0",
                         "--temperature", "0.1"], thirds_model)

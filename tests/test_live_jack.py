@@ -54,7 +54,7 @@ def messages(daw):
     return [m for _, m in daw.received]
 
 
-def test_follows_the_daw_clock_on_the_grid_and_releases_on_stop(daw, tiny_model):
+def test_follows_the_daw_clock_on_the_grid_and_releases_on_stop(quiet_machine, daw, tiny_model):
     eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, "--anti-silence", "1"], tiny_model[1])
     try:
         daw.start()
@@ -99,7 +99,7 @@ def test_song_position_pointer_relocates(daw, tiny_model):
     assert not hanging_notes(messages(daw))
 
 
-def test_tempo_change_and_clock_dropout(daw, tiny_model):
+def test_tempo_change_and_clock_dropout(quiet_machine, daw, tiny_model):
     eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name], tiny_model[1])
     try:
         daw.start()
@@ -192,7 +192,7 @@ def test_input_notes_and_ccs_reach_the_engine_and_the_recording(daw, tiny_model,
     assert not hanging_notes(messages(daw))
 
 
-def test_negative_offset_plays_early_against_an_external_clock(daw, tiny_model):
+def test_negative_offset_plays_early_against_an_external_clock(quiet_machine, daw, tiny_model):
     eng = start_engine(["--port", daw.in_name, "--clock-in", daw.clock_name, "--offset-ms", "-15"], tiny_model[1])
     try:
         daw.start()
@@ -427,7 +427,7 @@ def fuzz_messages(n: int, seed: int) -> list[list[int]]:
     return out
 
 
-def test_twenty_thousand_bad_and_good_messages_on_the_input_harm_neither_grid_nor_count(daw, tiny_model):
+def test_twenty_thousand_bad_and_good_messages_on_the_input_harm_neither_grid_nor_count(quiet_machine, daw, tiny_model):
     """While the DAW's clock runs, the --input port takes 20,000 fuzzed messages in 2 s: the input keeps
     listening, the bad ones are counted, every 16th the DAW counted is played on the grid, nothing hangs."""
     import threading
