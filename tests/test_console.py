@@ -209,3 +209,15 @@ async def test_the_console_shows_the_parts_channels(tiny_model):
             assert "ch bass 2 top 3 rest 1" in text(app, "#controls")
     finally:
         e.close()
+
+
+@sync
+async def test_the_console_says_when_a_key_changes_nothing_it_shows(engine):
+    app = Console(engine, clock=InternalClock(engine, 120), refresh_hz=50)
+    said = []
+    app.notify = lambda message, **kw: said.append(message)
+    async with app.run_test() as pilot:
+        await pilot.press("a")  # anti-silence is at its maximum already (1.0)
+        assert any("anti-silence is at its maximum" in s for s in said), said
+        await pilot.press("k")  # a key root with no scale on: it says so rather than change nothing visible
+        assert any("key root C#: no scale is on" in s for s in said), said
