@@ -13,7 +13,6 @@ matmuls of the same shapes measured here. Writes bench/results/train_throughput.
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from live_biaxial_training import precision
 from live_biaxial_training.config import ModelConfig
 from live_biaxial_training.data import load_data, sample_batch
 from live_biaxial_training.lstm import FusedLSTM
+from bench.provenance import cpu_name
 from live_biaxial_training.model import BiaxialLSTM, loss_per_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,16 +143,6 @@ def main():
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
