@@ -24,7 +24,6 @@ from bench.provenance import cpu_name
 from live_biaxial_training import precision
 from live_biaxial_training.config import ModelConfig
 from live_biaxial_training.data import load_data, sample_batch
-from live_biaxial_training.lstm import FusedLSTM
 from live_biaxial_training.model import BiaxialLSTM, loss_per_step
 
 ROOT = Path(__file__).resolve().parents[1]

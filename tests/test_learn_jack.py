@@ -4,7 +4,6 @@ is saved and loaded, and `play --cc-map` plays with it."""
 import json
 import time
 
-import mido
 import pytest
 
 from live_biaxial.console import Console

@@ -93,7 +93,7 @@ def test_auto_takes_bf16_only_where_it_measures_faster(monkeypatch):
 def test_precision_bf16_on_a_cpu_without_it_is_one_line(midi_folder, tmp_path):
     code = ("import sys; from live_biaxial_training import precision; precision.cpu_has_bf16 = lambda: False\n"
             "from live_biaxial.cli import main\n"
-            f"sys.exit(main(sys.argv[1:]))")
+            "sys.exit(main(sys.argv[1:]))")
     argv = ["train", str(midi_folder), "--out", str(tmp_path / "run"), "--batches", "1", *TINY[:-2],
             "--precision", "bf16"]
     r = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)

@@ -2,7 +2,6 @@
 model plays after it; the anti-silence rule never drives the step graph out of its range."""
 
 import mido
-import numpy as np
 import pytest
 
 from live_biaxial.music.generation import AntiSilence
