@@ -49,11 +49,40 @@ def others_cores(seconds: float = 0.5) -> float:
     return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / (_HZ * seconds)
 
 
-def skip_where_busy() -> None:
-    """Skip the calling test where other programs take more than BUSY_CORES of the machine, saying so."""
+class Watch:
+    """What other programs (and the hypervisor, as steal) take of the machine from now on."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.ours0 = time.monotonic(), _busy_ticks(), _our_ticks(os.getpid())
+
+    def others_cores(self) -> float:
+        seconds = max(time.monotonic() - self.t0, 1e-3)
+        busy = _busy_ticks() - self.busy0
+        ours = _our_ticks(os.getpid()) - self.ours0
+        return max(0.0, busy - ours) / (_HZ * seconds)
+
+
+def skip_where_busy() -> "Watch | None":
+    """Skip the calling test where other programs take more than BUSY_CORES of the machine, saying so; else a
+    Watch of the machine from here on (None without /proc)."""
     if not Path("/proc/stat").exists():
-        return
+        return None
     used = others_cores()
     if used > BUSY_CORES:
         pytest.skip(f"other programs use {used:.1f} cores of this machine; this test's timing checks need them "
                     "free (bench/bench_timing.py measures timing on a loaded machine)")
+    return Watch()
+
+
+def timing_holds(watch: "Watch | None", check) -> None:
+    """Run the timing assertions ``check()``; where they fail while other programs took more than BUSY_CORES
+    of the machine during the test, skip instead, saying so (a timing figure of a busy machine is not the
+    engine's)."""
+    try:
+        check()
+    except AssertionError:
+        used = watch.others_cores() if watch is not None else 0.0
+        if used > BUSY_CORES:
+            pytest.skip(f"other programs took {used:.1f} cores of this machine during the test; its timing "
+                        "checks need them free")
+        raise

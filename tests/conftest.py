@@ -62,10 +62,11 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture
 def quiet_machine():
-    """For tests that check timing: skipped, with the reason, where other programs take the machine's cores."""
+    """For tests that check timing: skipped, with the reason, where other programs take the machine's cores;
+    gives a busy.Watch of the machine for busy.timing_holds."""
     from tests.busy import skip_where_busy
 
-    skip_where_busy()
+    return skip_where_busy()
 
 
 @pytest.fixture(scope="session")
