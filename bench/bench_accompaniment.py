@@ -21,7 +21,7 @@ from live_biaxial_training.config import ModelConfig
 from live_biaxial_training.data import load_data
 from live_biaxial_training.evaluate import evaluate
 from live_biaxial_training.model import BiaxialLSTM
-from live_biaxial.music.representation import LOW_NOTE
+from live_biaxial.music.representation import PITCH_CLASS
 from live_biaxial_training.parts import EVAL_PARTS, harmony_segment, part_name, voices_matrix
 
 from bench.provenance import ROOT, provenance
@@ -39,14 +39,13 @@ def load(path: str) -> BiaxialLSTM:
 def data_chord_tones(pieces, player) -> float:
     """Of the notes Bach's other voices strike, the share that are tones of their beat's chord (the data's figure
     beside the model's chord_tones_given_chord)."""
-    import numpy as np
 
     tones = strikes = 0.0
     for piece in pieces:
         own = [v for v in range(piece.voices.shape[1]) if v not in player]
         struck = voices_matrix(piece.voices, own)[..., 1]  # (T, 78)
         chord = harmony_segment(piece, 0, len(struck))[0][:, 0]  # (T, 12) pitch classes of each step's chord
-        in_chord = chord[:, (np.arange(struck.shape[1]) + LOW_NOTE) % 12]  # (T, 78)
+        in_chord = chord[:, PITCH_CLASS]  # (T, 78)
         known = chord.any(axis=1)[:, None]
         tones += float((struck * in_chord * known).sum())
         strikes += float((struck * known).sum())
@@ -66,7 +65,7 @@ def main() -> None:
     pieces = load_data([str(JSB)], 4, min_steps=1, log=lambda line: None).splits[args.split]
     model, solo = load(args.model), load(args.solo)
     baseline = load(args.baseline) if args.baseline else None
-    result = {"provenance": provenance(), "model": Path(args.model).name, "solo": Path(args.solo).name,
+    result = {**provenance(), "model": Path(args.model).name, "solo": Path(args.solo).name,
               "baseline": args.baseline and Path(args.baseline).name, "split": args.split, "pieces": len(pieces),
               "splits": {}}
     for name, player in EVAL_PARTS.items():

@@ -90,7 +90,7 @@ def arpeggio(chords: list, steps: int) -> np.ndarray:
         chord = chords[t]
         if chord is None:
             continue
-        tones = sorted(60 + (pc - 0) % 12 for pc in chord.pitch_classes)
+        tones = sorted(60 + pc for pc in chord.pitch_classes)
         cycle = tones + tones[-2:0:-1]
         p = cycle[t % len(cycle)]
         out[t, p - LOW_NOTE] = 1
@@ -189,7 +189,7 @@ def main() -> None:
     rows = {f"{m} h{s:g}": (cell, s) for m, cell in models.items() for s in (strengths if m == "model" else (0.0, args.strength))}
     seeds = range(args.seeds)
     t0 = time.time()
-    result = {"provenance": provenance(), "models": {m: str(c.path) for m, c in models.items()},
+    result = {**provenance(), "models": {m: str(c.path) for m, c in models.items()},
               "plan_temperature": args.plan_temperature,
               "temperatures": {m: c.temperature for m, c in models.items()}, "bars": args.bars, "seeds": args.seeds,
               "cases": {}}

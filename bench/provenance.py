@@ -30,7 +30,7 @@ def cpu_name() -> str:
 
 
 def provenance() -> dict:
-    """{command, commit, uncommitted changes, machine, python, date}."""
+    """{command, commit, uncommitted_changes, machine, python, date}: the first keys of every benchmark JSON."""
     return {
         "command": " ".join(["python", "-m", Path(sys.argv[0]).with_suffix("").relative_to(ROOT).as_posix().replace("/", ".")]
                             + sys.argv[1:]) if Path(sys.argv[0]).resolve().is_relative_to(ROOT) else " ".join(sys.argv),

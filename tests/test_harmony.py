@@ -13,12 +13,13 @@ from live_biaxial.music.generation import generate, seed_step
 from live_biaxial.music.harmony import HarmonyFollower
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
 from live_biaxial_training import checkpoint
-from live_biaxial_training.config import ModelConfig, TrainConfig
+from live_biaxial_training.config import ModelConfig
 from live_biaxial_training.data import Piece
 from live_biaxial_training.features import N_CHORD
 from live_biaxial_training.model import BiaxialLSTM, StepCell
 from live_biaxial_training.parts import harmony_segment, sample_part_batch, voices_matrix
 from tests.conftest import run_cli
+from tests.tiny_models import export
 from tests.fakes import CountingCell, FakePort, flat_engine, flat_out
 from tests.test_listening import listening_file  # noqa: F401  (a fixture: a model file of format 2)
 
@@ -109,11 +110,7 @@ def test_the_step_graph_knows_the_chord_and_plans_as_the_training_forward_does()
 
 @pytest.fixture(scope="module")
 def chord_file(tmp_path_factory):
-    d = tmp_path_factory.mktemp("chords")
-    checkpoint.save(d / "last.pt", chord_model(), None, 0, TrainConfig(), {"data_summary": {}})
-    r = run_cli("export-onnx", d / "last.pt", "--out", d / "chords.onnx")
-    assert r.returncode == 0 and "notes identical" in r.stdout, r.stderr
-    return d / "chords.onnx"
+    return export(chord_model(), tmp_path_factory.mktemp("chords"), "chords.onnx")
 
 
 def test_an_exported_chord_model_is_format_3_hears_the_chord_and_goes_back_into_training(chord_file):

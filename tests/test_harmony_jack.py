@@ -9,10 +9,9 @@ import torch
 
 from live_biaxial.music.chords import QUALITIES, Chord
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
-from live_biaxial_training import checkpoint
-from live_biaxial_training.config import ModelConfig, TrainConfig
-from live_biaxial_training.model import BiaxialLSTM, loss_per_step
-from tests.conftest import run_cli
+from live_biaxial_training.config import ModelConfig
+from live_biaxial_training.model import BiaxialLSTM
+from tests.tiny_models import export, fit
 from tests.daw import FakeDaw, start_engine, stop_engine
 from tests.fakes import hanging_notes
 
@@ -45,22 +44,11 @@ def roots_batch(rng, batch=8, steps=33):
 
 @pytest.fixture(scope="module")
 def roots_model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("roots")
     torch.manual_seed(0)
     model = BiaxialLSTM(ModelConfig(time_sizes=(16,), pitch_sizes=(12,), dropout=0.0, listens=True, chords=True))
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        states, human, steps, meter, chord = roots_batch(rng)
-        loss = loss_per_step(model(states, steps, None, human, meter, chord), states[:, 1:])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert loss.item() < 0.5, loss.item()  # it learned the rule, before any MIDI is involved
-    checkpoint.save(d / "last.pt", model, None, 300, TrainConfig(), {"data_summary": {}})
-    r = run_cli("export-onnx", d / "last.pt", "--out", d / "roots.onnx")
-    assert r.returncode == 0, r.stderr
-    return d / "roots.onnx"
+    loss = fit(model, roots_batch)
+    assert loss < 0.5, loss  # it learned the rule, before any MIDI is involved
+    return export(model, tmp_path_factory.mktemp("roots"), "roots.onnx", step=300)
 
 
 def played_roots(daw, since: float = 0.0) -> list[int]:

@@ -9,12 +9,13 @@ from live_biaxial.errors import ModelFileError
 from live_biaxial.model_file import Cell
 from live_biaxial.music.representation import LOW_NOTE, voices_to_matrix
 from live_biaxial_training import checkpoint
-from live_biaxial_training.config import ModelConfig, TrainConfig
+from live_biaxial_training.config import ModelConfig
 from live_biaxial_training.data import Piece
 from live_biaxial_training.features import N_METER, N_PART, meter_features
 from live_biaxial_training.model import BiaxialLSTM, StepCell
 from live_biaxial_training.parts import EVAL_PARTS, PLAYER_PARTS, sample_part_batch, voices_matrix
 from tests.conftest import run_cli
+from tests.tiny_models import export
 
 SIZES = dict(time_sizes=(20, 12), pitch_sizes=(10, 6), dropout=0.0)
 
@@ -133,11 +134,7 @@ def test_the_step_graph_hears_the_player_as_the_training_forward_does():
 
 @pytest.fixture(scope="module")
 def listening_file(tmp_path_factory):
-    d = tmp_path_factory.mktemp("listening")
-    checkpoint.save(d / "last.pt", listening_model(), None, 0, TrainConfig(), {"data_summary": {}})
-    r = run_cli("export-onnx", d / "last.pt", "--out", d / "listens.onnx")
-    assert r.returncode == 0 and "notes identical" in r.stdout, r.stderr
-    return d / "listens.onnx"
+    return export(listening_model(), tmp_path_factory.mktemp("listening"), "listens.onnx")
 
 
 def test_an_exported_listening_model_is_format_2_and_hears_the_player(listening_file):

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
-from live_biaxial_training import checkpoint
-from live_biaxial_training.config import ModelConfig, TrainConfig
-from live_biaxial_training.model import BiaxialLSTM, loss_per_step
-from tests.conftest import run_cli
+from live_biaxial_training.config import ModelConfig
+from live_biaxial_training.model import BiaxialLSTM
+from tests.tiny_models import export, fit
 from tests.daw import FakeDaw, start_engine, stop_engine
 from tests.fakes import hanging_notes
 
@@ -39,22 +38,11 @@ def thirds_batch(rng, batch=8, steps=33):
 
 @pytest.fixture(scope="module")
 def thirds_model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("thirds")
     torch.manual_seed(0)
     model = BiaxialLSTM(ModelConfig(time_sizes=(16,), pitch_sizes=(12,), dropout=0.0, listens=True))
-    opt = torch.optim.Adam(model.parameters(), lr=0.02)
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        states, human, steps, meter = thirds_batch(rng)
-        loss = loss_per_step(model(states, steps, None, human, meter), states[:, 1:])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert loss.item() < 0.5, loss.item()  # it learned the rule, before any MIDI is involved
-    checkpoint.save(d / "last.pt", model, None, 300, TrainConfig(), {"data_summary": {}})
-    r = run_cli("export-onnx", d / "last.pt", "--out", d / "thirds.onnx")
-    assert r.returncode == 0, r.stderr
-    return d / "thirds.onnx"
+    loss = fit(model, thirds_batch)
+    assert loss < 0.5, loss  # it learned the rule, before any MIDI is involved
+    return export(model, tmp_path_factory.mktemp("thirds"), "thirds.onnx", step=300)
 
 
 def test_a_listening_model_plays_the_third_above_what_the_player_holds(quiet_machine, jack, thirds_model):

@@ -99,9 +99,11 @@ class Chord:
         return cls(root, quality, root if bass is None else bass)
 
 
+_ACCIDENTALS = {"": 0, "#": 1, "♯": 1, "b": -1, "♭": -1}
+
+
 def _pitch_class(letter: str, accidental: str) -> int:
-    pc = _LETTERS[letter.upper()]
-    return (pc + (1 if accidental in "#♯" and accidental else -1 if accidental in "b♭" and accidental else 0)) % 12
+    return (_LETTERS[letter.upper()] + _ACCIDENTALS[accidental]) % 12
 
 
 def parse_chord(symbol: str) -> Chord | None:
@@ -156,6 +158,10 @@ class ChordChart:
         chords = self.bars[bar % len(self.bars)]
         return chords[min(position * len(chords) // steps_per_bar, len(chords) - 1)]
 
+    def span(self, steps_per_bar: int) -> int:
+        """16ths until the chart repeats."""
+        return len(self.bars) * steps_per_bar
+
     def text(self) -> str:
         return " | ".join(" ".join(c.name if c else "N.C." for c in bar) for bar in self.bars)
 
@@ -204,9 +210,8 @@ def beat_labels(matrix: np.ndarray, beat_starts: np.ndarray, low_note: int) -> n
     """A piece's chord per beat, all voices together: matrix (T, 78, 2) note states, beat_starts (K,) the
     first step of each beat, ascending -> (K,) class numbers (-1: no chord) and (K,) bass pitch classes."""
     T, n_notes = matrix.shape[:2]
-    pc_of_note = (np.arange(n_notes) + low_note) % 12
-    onehot = np.zeros((n_notes, 12), np.float32)
-    onehot[np.arange(n_notes), pc_of_note] = 1
+    onehot = np.zeros((n_notes, 12), np.float32)  # note -> its pitch class
+    onehot[np.arange(n_notes), (np.arange(n_notes) + low_note) % 12] = 1
     sounding = (matrix[..., 0] > 0).astype(np.float32)  # (T, 78)
     present = (sounding @ onehot > 0).astype(np.float32)  # (T, 12) pitch classes sounding at each step
     ends = np.append(beat_starts[1:], T)
@@ -269,9 +274,9 @@ class ChordTimeline:
             chord = c
         return chord
 
-    @property
-    def bars(self) -> tuple:  # the console and HarmonyFollower.upcoming look this far ahead
-        return (None,) * max(1, -(-self.length // 16))
+    def span(self, steps_per_bar: int) -> int:
+        """16ths until the timeline repeats."""
+        return self.length
 
     def text(self) -> str:
         return " ".join(c.name if c else "N.C." for _, c in self.changes)
@@ -299,8 +304,6 @@ def chord_track(followed, steps_per_beat: int = 4, ticks_per_beat: int = 480):
 def read_chord_track(path, steps_per_beat: int = 4) -> ChordTimeline:
     """The chord symbols of a MIDI file (marker or text events, any track, e.g. what `generate` writes) as a
     timeline of 16ths; the file's length (rounded up to a 4/4 bar) is the timeline's."""
-    import mido
-
     from .representation import read_midi_file
 
     midi = read_midi_file(path)
@@ -318,7 +321,6 @@ def read_chord_track(path, steps_per_beat: int = 4) -> ChordTimeline:
                     continue  # a marker that is not a chord symbol (a section's name, lyrics)
     if not changes:
         raise ChordError(f"{path}: no chord symbols in it (marker or text events such as 'Am' or 'G7/B')")
-    del mido
     timeline = tuple(sorted(changes.items()))
     if timeline[0][0] > 0:
         timeline = ((0, None),) + timeline

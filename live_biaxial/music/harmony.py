@@ -19,13 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from .chords import CHORD_ROWS, N_CHORDS, Chord, ChordChart, held_chord, recognise
-from .representation import LOW_NOTE, N_NOTES
+from .representation import PITCH_CLASS
 
 SOURCES = ("chart", "track", "player", "plan")
 PLAN_TEMPERATURE = 0.5  # the plan's logits are divided by this before a chord is drawn
 PASSING_STEP = 2  # semitones: off the beat, a note this close to a chord tone the model sounded before passes
 SHARPNESS = 4  # at strength h the odds of a note off the chord are multiplied by (1 - h) ** SHARPNESS
-_PC_OF_NOTE = (np.arange(N_NOTES) + LOW_NOTE) % 12  # (78,)
 
 
 class HarmonyFollower:
@@ -81,7 +80,7 @@ class HarmonyFollower:
         if self.chart is None:
             return self.planned if self.source == "plan" else None
         now = self.chart.chord_at(bar, position, steps_per_bar)
-        for k in range(1, steps_per_bar * len(self.chart.bars) + 1):
+        for k in range(1, self.chart.span(steps_per_bar) + 1):
             b, p = divmod(bar * steps_per_bar + position + k, steps_per_bar)
             chord = self.chart.chord_at(b, p, steps_per_bar)
             if chord != now:
@@ -118,7 +117,8 @@ def track_chord(pitches) -> Chord | None:
 
 def harmony_bias(play_bias: np.ndarray, chord: np.ndarray, previous: np.ndarray, strength: float,
                  on_beat: bool, out: np.ndarray, player: np.ndarray | None = None) -> np.ndarray:
-    """The play bias (78,) with the harmony control applied, written into out (78,).
+    """The play bias (78,) with the harmony control applied, written into out (78,) (play_bias itself where
+    the control changes nothing).
 
     chord (3, 12): the chord input (zeros: no chord, nothing changes); previous (78, 2): the model's notes
     of the 16th before. Open: the chord's tones and, off the beat, a note that passes: a step (1 or
@@ -126,10 +126,10 @@ def harmony_bias(play_bias: np.ndarray, chord: np.ndarray, previous: np.ndarray,
     note, which the next beat resolves). Every other note's odds of playing are multiplied by
     (1 - strength) ** SHARPNESS: 0 changes nothing, 0.5 takes them to 1/16, 1 closes them. So are the
     pitches the player sounds (player (78,) bool): a chord tone the player has is left to the player."""
-    np.copyto(out, play_bias)
     if strength <= 0 or not chord[0].any():
-        return out
-    tones = chord[0][_PC_OF_NOTE] > 0  # (78,)
+        return play_bias  # nothing to change: no copy
+    np.copyto(out, play_bias)
+    tones = chord[0][PITCH_CLASS] > 0  # (78,)
     open_ = tones if on_beat else tones | _near(tones & (previous[:, 0] > 0))
     if player is not None:
         open_ &= ~player

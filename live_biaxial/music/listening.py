@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .representation import LOW_NOTE, N_NOTES
+from .representation import PITCH_CLASS
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor and its leading tone (harmonic minor's)
 TRIADS = [(root, quality) for quality in ("major", "minor", "diminished") for root in range(12)]
 _TRIAD_SHAPES = {"major": (0, 4, 7), "minor": (0, 3, 7), "diminished": (0, 3, 6)}
-_CLASS = (np.arange(N_NOTES) + LOW_NOTE) % 12  # (78,) pitch class of each note
 
 
 def pitch_classes(root: int, shape) -> np.ndarray:
@@ -38,7 +37,7 @@ def best_triads(music: np.ndarray, beat_steps: int = 4) -> np.ndarray:
     masks = np.stack([triad_mask(r, q) for r, q in TRIADS])  # (36, 12)
     out = np.zeros((T, 12), bool)
     for start in range(0, T, beat_steps):
-        counts = np.bincount(_CLASS, weights=music[start : start + beat_steps, :, 0].sum(0), minlength=12)  # (12,)
+        counts = np.bincount(PITCH_CLASS, weights=music[start : start + beat_steps, :, 0].sum(0), minlength=12)  # (12,)
         if counts.sum():
             out[start : start + beat_steps] = masks[int(np.argmax(masks @ counts))]
     return out
@@ -47,7 +46,7 @@ def best_triads(music: np.ndarray, beat_steps: int = 4) -> np.ndarray:
 def share_in(notes: np.ndarray, classes: np.ndarray) -> float:
     """notes (T, 78, 2), classes (T, 12) or (12,) bool -> the share of the note-steps whose class is in them."""
     play = notes[..., 0] > 0.5  # (T, 78)
-    allowed = np.broadcast_to(classes, (play.shape[0], 12))[:, _CLASS]  # (T, 78)
+    allowed = np.broadcast_to(classes, (play.shape[0], 12))[:, PITCH_CLASS]  # (T, 78)
     total = play.sum()
     return float((play & allowed).sum() / total) if total else float("nan")
 
@@ -63,7 +62,7 @@ def steps_to_follow(notes: np.ndarray, change: int, scale: np.ndarray, hold: int
     """16ths from ``change`` until the model's notes keep to ``scale`` (12,) for ``hold`` 16ths running (a silent
     16th counts as keeping to it); None if they never do."""
     play = notes[..., 0] > 0.5
-    ok = ~(play & ~scale[_CLASS]).any(axis=1)  # (T,) every note of the 16th in the scale
+    ok = ~(play & ~scale[PITCH_CLASS]).any(axis=1)  # (T,) every note of the 16th in the scale
     run = 0
     for t in range(change, notes.shape[0]):
         run = run + 1 if ok[t] else 0

@@ -21,6 +21,7 @@ from .meter import meter_steps
 LOW_NOTE = 24  # MIDI number of note index 0
 N_NOTES = 78  # the window: MIDI 24..101
 HIGH_NOTE = LOW_NOTE + N_NOTES - 1
+PITCH_CLASS = (np.arange(N_NOTES) + LOW_NOTE) % 12  # (78,) the pitch class of each note (0 = C)
 PLAY, ARTIC = 0, 1
 DRUM_CHANNEL = 9  # "channel 10" in musicians' numbering
 
