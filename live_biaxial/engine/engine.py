@@ -54,7 +54,7 @@ class Engine:
         self.part = np.zeros((N_NOTES, 2), np.float32)  # what a model that listens hears of the player (held, struck)
         self.open_bias = np.zeros(N_NOTES, np.float32)  # the play bias less the player's pitches (leave_to_player)
         self.meter = np.array(settings.meter, np.int64)  # (2,) [16ths per bar, 16ths per beat]
-        self.bar_steps = int(settings.meter[0])
+        self.bar_steps, self.beat_steps = int(settings.meter[0]), int(settings.meter[1])
         self.listens = bool(getattr(cell, "listens", False))
         self.knows_chords = bool(getattr(cell, "chords", False))
         # the chord of each 16th (a chart, the chord track, the player's chord, the model's plan)
@@ -312,12 +312,12 @@ class Engine:
         bias = leave_to_player(c.play_bias, self.part, self.open_bias) if self.listens and c.leave_players_notes \
             else c.play_bias
         if c.harmony > 0:
-            on_beat = place % int(self.meter[1]) == 0
+            on_beat = place % self.beat_steps == 0
             bias = harmony_bias(bias, chord, self.notes, c.harmony, on_beat, self.harmony_out, self.human_held)
         new, probs, state = self.cell(seen, position, self.state, self.noise, np.float32(self.rule.c),
                                       np.float32(c.temperature), bias, *heard)
         if self.knows_chords:
-            self.harmony.after_step(self.cell.plan, place, int(self.meter[1]))
+            self.harmony.after_step(self.cell.plan, place, self.beat_steps)
         self.next_notes[:] = new
         self.next_probs[:] = probs
         self.state = state  # the cell alternates two output buffers: no copy needed
@@ -368,7 +368,8 @@ class Engine:
         """A message from the --input port: notes join the model's view, CCs move the controls."""
         in_range = msg.type in ("note_on", "note_off") and LOW_NOTE <= msg.note < LOW_NOTE + N_NOTES
         if in_range and msg.channel == self.settings.chord_channel:  # the chord track: the chord, not the part
-            self.chord_held[msg.note - LOW_NOTE] = msg.type == "note_on" and msg.velocity > 0
+            with self._human_lock:  # read by the worker with the player's notes
+                self.chord_held[msg.note - LOW_NOTE] = msg.type == "note_on" and msg.velocity > 0
         elif in_range:
             with self._human_lock:
                 if msg.type == "note_on" and msg.velocity > 0:
