@@ -251,7 +251,7 @@ class Console(App):
         position = f"{s16 // bar + 1}:{s16 % bar // beat + 1}:{s16 % beat + 1}"
         if self.follower is not None:
             bpm = self.follower.bpm
-            health = "no clock" if self.follower.dropped or bpm is None else "locked"
+            health = self.follower.status or ("no clock" if self.follower.dropped or bpm is None else "locked")
             clock = f"MIDI clock ({health}) {bpm:.1f} BPM" if bpm else f"MIDI clock ({health})"
         else:  # the clock says what it is (internal: its tempo; Link: the session's tempo, peers, bar)
             clock = self.clock.label() if self.clock else "internal"

@@ -253,3 +253,89 @@ def test_with_jitter_the_sixteenths_still_land_on_their_time():
     follower, sink = follow(daw_clock("jitter", 300, 7), start=0.5)
     late = np.array([t for t, _ in sink.pulses[48::6]])  # once locked
     assert np.abs(late - ideal[48::6]).max() < 1.5e-3  # the DLL's time, not the +-2 ms arrivals
+
+
+def take(follower, times, start):
+    """Start at ``start``, then pulses at ``times``, then Stop (with no pulses after it, as jack_midi_clock)."""
+    follower(START, start)
+    for t in times:
+        follower(CLOCK, float(t))
+    follower(mido.Message("stop"), float(times[-1]) + 0.01)
+
+
+def sixteenth_times(sink, since):
+    """The times of the pulses that start a 16th, from the sink's ``since``-th pulse on."""
+    return np.array([t for t, _ in sink.pulses[since::6]])
+
+
+@pytest.mark.parametrize("known_tempo", [False, True], ids=["first-take", "tempo-known"])
+@pytest.mark.parametrize("fault", ["first-lost", "second-lost", "doubled"])
+def test_a_fault_in_a_takes_first_pulses_does_not_shift_the_take(fault, known_tempo):
+    """Start's own time anchors the grid (jack_midi_clock sends Start and the first pulse in one cycle): a lost
+    first pulse, one lost or doubled among the first, is put right, by the last take's tempo from the first
+    pulse, or once the take's own first pulses fit a line; from then on every 16th is on its pulse."""
+    interval, ideal, seen = pulses_at(180, 24 * 8)
+    start = float(ideal[0])  # the same JACK cycle as the first pulse
+    faulty = {"first-lost": np.delete(seen, 0), "second-lost": np.delete(seen, 2),
+              "doubled": np.insert(seen, 2, seen[1] + 30e-6)}[fault]
+    sink = RecordingSink()
+    with MidiClockFollower(sink, dropout_s=100.0) as follower:
+        if known_tempo:  # a take before this one, 10 s earlier
+            take(follower, seen - 10.0, start - 10.0)
+            sink.pulses.clear()
+        take(follower, faulty, start)
+    assert len(sink.pulses) == len(ideal)  # as many as were sent, none doubled or left out
+    assert np.abs(sixteenth_times(sink, 6) - ideal[6::6]).max() < 2e-3  # from the second 16th on, on time
+    if known_tempo:  # predicted from the first pulse on
+        assert all(nt is not None for _, nt in sink.pulses)
+
+
+def test_a_pulse_late_after_a_gap_goes_to_its_nearest_slot():
+    """180 BPM through JACK: a pulse lost, and the one after it late by 3 ms (more than the 2.1 ms tolerance):
+    still its own slot, two after the last, and the grid does not move."""
+    interval, ideal, seen = pulses_at(180, 24 * 16)
+    seen[101] += 0.003
+    follower, sink = follow(np.delete(seen, 100))
+    assert len(sink.pulses) == len(ideal) and follower.lost_pulses == 1
+    assert_sixteenths_on_time(sink, ideal)
+
+
+def test_a_tempo_halved_is_followed_not_taken_for_lost_pulses():
+    """Every pulse twice as late as the last tempo's: not a lost pulse each time (twice the 16ths)."""
+    fast, slow = 60.0 / (160 * 24), 60.0 / (80 * 24)
+    times = np.concatenate([1.0 + fast * np.arange(96), 1.0 + fast * 95 + slow * np.arange(1, 97)])
+    follower, sink = follow(jack_like(times))
+    assert abs(len(sink.pulses) - 192) <= 1 and follower.lost_pulses <= 1
+    assert abs(follower.bpm - 80) < 0.5
+
+
+def test_a_clock_without_start_is_joined_at_the_next_bar_line_and_said():
+    """The clock comes back after silence but its Start was lost: after a beat of steady clock the take is
+    joined at the next bar line from the last song position, and the follower says so."""
+    interval, ideal, seen = pulses_at(120, 24 * 12)
+    sink = RecordingSink()
+    with MidiClockFollower(sink, dropout_s=0.25) as follower:
+        follower(mido.Message("stop"), 0.5)
+        follower(mido.Message("songpos", pos=8), 0.6)  # stopped half a bar in
+        for t in seen:
+            follower(CLOCK, float(t))
+    # from pulse 0 at 16th 8: a beat later, the next bar line is 16th 16 (pulse 48)
+    assert sink.calls[-1] == "start" and follower.joined == 1 and follower.running
+    assert len(sink.pulses) == len(ideal) - 48
+    assert sink.pulses[0][0] == pytest.approx(ideal[48], abs=2e-3)
+    assert list(follower.notes) == ["no Start came with the clock: joined at bar 2 (16th 16)"]
+
+
+def test_a_clock_running_while_stopped_waits_for_start_and_gives_the_tempo():
+    """A DAW's clock while stopped plays nothing and says it waits; Start then predicts from its first pulse."""
+    interval, ideal, seen = pulses_at(120, 24 * 8)
+    sink = RecordingSink()
+    with MidiClockFollower(sink, dropout_s=100.0) as follower:
+        for t in seen[:96]:  # four beats before Start
+            follower(CLOCK, float(t))
+        assert sink.pulses == [] and follower.status == "waiting for Start" and follower.joined == 0
+        follower(START, float(seen[95]) + 0.3 * interval)
+        for t in seen[96:]:
+            follower(CLOCK, float(t))
+    assert len(sink.pulses) == 96 and all(nt is not None for _, nt in sink.pulses)
+    assert np.abs(sixteenth_times(sink, 0) - ideal[96::6]).max() < 1e-3

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..clock import InternalClock, MidiClockFollower, SinkTap
+from ..clock import PULSES_PER_16TH, InternalClock, MidiClockFollower, SinkTap
 from ..engine import Engine, EngineSettings, Recorder
 from ..errors import LiveBiaxialError
 from ..model_file import Cell
@@ -89,7 +89,7 @@ def run_play(args) -> int:
         if args.input:
             ins.append(open_input(b, args.input, callback=engine.human))
         if args.clock_in:
-            follower = MidiClockFollower(engine)
+            follower = MidiClockFollower(engine, bar_pulses=meter[0] * PULSES_PER_16TH)
             ins.append(open_input(b, args.clock_in, callback=follower, stamped=True))
         if args.clock == "link":
             from ..link_clock import LinkClock
@@ -127,6 +127,8 @@ def run_play(args) -> int:
             # between a message going to the port and its being counted (or recorded).
             ticking = clock.start_thread(limit) if clock is not None else None
             while not done.wait(0.05):
+                while follower is not None and follower.notes:  # what the clock did that the musician must know
+                    print(f"live-biaxial: {follower.notes.popleft()}", flush=True)
                 dead = next((p.dead for p in ins if getattr(p, "dead", "")), "")
                 if dead:  # an input that cannot listen any more: say so and stop, notes released
                     raise LiveBiaxialError(f"{dead}; every note was released")
@@ -175,7 +177,8 @@ def _summary(engine: Engine, follower, ins) -> None:
     print(f"live-biaxial: {engine.sixteenth} 16ths, {engine.sent_notes} notes, {engine.late} late steps, "
           f"step p50 {p50:.2f} ms p99 {p99:.2f} ms" +
           (f", {follower.lost_pulses} clock pulses lost on the way" if follower and follower.lost_pulses else "") +
-          (f", {follower.doubled_pulses} doubled" if follower and follower.doubled_pulses else ""), flush=True)
+          (f", {follower.doubled_pulses} doubled" if follower and follower.doubled_pulses else "") +
+          (f", {follower.joined} takes joined without a Start" if follower and follower.joined else ""), flush=True)
     for port in ins:
         if getattr(port, "failures", 0):  # PolledInput (JACK) keeps listening past a failed message
             print(f"live-biaxial: {port.failures} messages from {port.name!r} could not be handled "
