@@ -48,6 +48,45 @@ def test_stop_releases_every_note_and_sends_cc123(cell):
     assert not engine.sounding.any()
 
 
+def all_notes_off(msgs) -> int:
+    return sum(m.type == "control_change" and m.control == 123 for m in msgs)
+
+
+def test_a_release_goes_in_bursts_the_port_carries_and_once_more_after_stopping(cell):
+    """JACK carries about 8 events a period and drops the rest, and drops a late client's whole cycle: a
+    release goes burst_limit at a time, and on Stop all of it again RELEASE_AGAIN_S later."""
+    from live_biaxial.engine.engine import RELEASE_AGAIN_S
+
+    port = FakePort()
+    engine = flat_engine(cell, port, Controls(density=3.0), burst_limit=1)
+    flat_out(engine, 16)
+    sounding = int(engine.sounding.sum())
+    assert sounding >= 2  # more than one burst to release
+    before = len(port.sent)
+    engine.stop()
+    assert len(port.sent) - before == 1  # the first burst at once, the rest from the sender's thread
+    time.sleep(RELEASE_AGAIN_S + 0.05)
+    after = port.sent[before:]
+    assert not hanging_notes(port.sent)
+    assert sum(m.type == "note_off" for m in after) == 2 * sounding and all_notes_off(after) == 2
+    engine.close()
+
+
+def test_a_start_right_after_stop_drops_the_release_sent_again(cell):
+    """The second release must not cut the new take's first notes."""
+    from live_biaxial.engine.engine import RELEASE_AGAIN_S
+
+    port = FakePort()
+    engine = flat_engine(cell, port, Controls(density=3.0))
+    flat_out(engine, 16)
+    engine.stop()
+    flat_out(engine, 4)  # Start at once
+    before = len(port.sent)
+    time.sleep(RELEASE_AGAIN_S + 0.05)
+    assert port.sent[before:] == []
+    engine.close()
+
+
 def test_note_offs_follow_the_note_state(cell):
     port = FakePort()
     engine = flat_engine(cell, port)

@@ -4,7 +4,9 @@ On each 16th's pulse it sends the notes it prepared, then asks its worker thread
 once for the next 16th (one step of lookahead). The clock's thread (for an external clock, the MIDI
 driver's callback: JACK's process thread) never runs the model itself. Note-ons and note-offs come
 from the note state: a note that stops, or re-articulates, gets its note-off first. ``release_all``
-(on Stop, on close, on any error path) sends a note-off for every sounding note, then CC 123.
+(on Stop, on close, on any error path) sends a note-off for every sounding note, then CC 123, no more at once
+than the port carries in one JACK period; stopped, it sends them again RELEASE_AGAIN_S later, as nothing
+confirms that they got through (JACK drops the MIDI of a cycle its client was late for).
 
     with Engine(cell, port, controls, EngineSettings(...)) as engine:  # open(): warm-up, threads
         clock.run()                                                   # the clock drives it
@@ -31,6 +33,8 @@ from ..music.representation import LOW_NOTE, N_NOTES, PLAY
 from .notes import SoundingNotes
 from .sender import Chunk, Sender
 from .settings import EngineSettings
+
+RELEASE_AGAIN_S = 0.03  # a release on stopping goes again this long after (a dozen JACK periods and more)
 
 
 class Engine:
@@ -111,15 +115,14 @@ class Engine:
         self._prepare(0)
         self._ready.set()
         threading.Thread(target=self._worker, name="model-step", daemon=True).start()
-        if self.settings.needs_sender:
-            self.sender.open()
+        self.sender.open()  # (idle but for releases sent again, unless the settings send later or in bursts)
         return self
 
     def close(self) -> None:
         with self.lock:
             self._closing = True
             self.playing = False
-            self.release_all()
+            self.release_all(again=True)
         self._work.set()
         self.sender.close()
 
@@ -160,7 +163,7 @@ class Engine:
     def stop(self) -> None:
         with self.lock:
             self.playing = False
-            self.release_all()
+            self.release_all(again=True)
 
     def continue_(self, t: float) -> None:
         """Play on from where Stop left off, to the pulse: a DAW stopped in the middle of a 16th continues in
@@ -349,19 +352,28 @@ class Engine:
                 if self.recorder is not None:
                     self.recorder.add(m, track=0)
 
-    def release_all(self) -> None:
-        """Note-off for every sounding note, then CC 123 on every channel used."""
+    def release_all(self, again: bool = False) -> None:
+        """Note-off for every sounding note, then CC 123 on every channel used, burst_limit at a time; ``again``
+        (stopped: nothing new will sound), all once more RELEASE_AGAIN_S later, unless a Start comes first."""
         with self.lock:
             self.sender.drop_all()  # whatever the sender still holds is stale now
             channels = {self.controls.channel} | self.out.channels() | set(self.settings.split or ())
-            self._send(self.out.releases())
-            for ch in sorted(channels):
-                msg = mido.Message("control_change", channel=int(ch), control=123, value=0)
-                try:
-                    if not self.port_lost:
-                        self.port.send(msg)
-                except Exception:
-                    self.port_lost = True
+            offs = self.out.releases()
+            for m in offs:  # released now, whenever the port gets the last of them
+                self.out.sent(m)
+                if self.recorder is not None:
+                    self.recorder.add(m, track=0)
+            all_off = [mido.Message("control_change", channel=int(ch), control=123, value=0) for ch in sorted(channels)]
+            self.sender.release(offs + all_off, self._send_only, RELEASE_AGAIN_S if again else None)
+
+    def _send_only(self, msgs: list) -> None:
+        """To the port, nothing counted or recorded (all notes off; a release sent again)."""
+        for msg in msgs:
+            try:
+                if not self.port_lost:
+                    self.port.send(msg)
+            except Exception:
+                self.port_lost = True
 
     # ---- the player and the console ------------------------------------------------------
     def human(self, msg) -> None:

@@ -16,11 +16,13 @@ class Chunk:
     epoch: int  # the sender's epoch when queued: a chunk of an older epoch is dropped
     msgs: list
     sent: bool = False
+    again: Callable[[list], None] | None = None  # a release's, sent by this whether or not the engine plays
 
 
 class Sender:
     """Sends chunks of messages at their time. ``send(msgs)`` does the sending; it runs with ``lock`` held and
-    only while ``may_send()`` (the engine is playing). ``drop_all()`` makes everything queued stale at once."""
+    only while ``may_send()`` (the engine is playing), but for a release (``release``). ``drop_all()``
+    makes everything queued stale at once."""
 
     def __init__(self, send: Callable[[list], None], lock, may_send: Callable[[], bool],
                  burst_limit: int = 0, burst_gap_s: float = 0.0007):
@@ -45,6 +47,21 @@ class Sender:
         for chunk in chunks:
             self._queue.put(chunk)
         return chunks
+
+    def release(self, msgs: list, send: Callable[[list], None], again_s: float | None = None) -> None:
+        """Send a release by ``send`` now, whether or not the engine plays: past burst_limit, the rest from the
+        thread burst_gap_s apart; with ``again_s``, all of it once more that much later. A drop_all (a Start)
+        drops what has not gone."""
+        size = self.burst_limit or len(msgs) or 1
+        send(msgs[:size])
+        self._later(time.perf_counter() + self.burst_gap_s, msgs[size:], send)
+        if again_s is not None:
+            self._later(time.perf_counter() + again_s, msgs, send)
+
+    def _later(self, when: float, msgs: list, send: Callable[[list], None]) -> None:
+        size = self.burst_limit or len(msgs) or 1
+        for k in range(0, len(msgs), size):
+            self._queue.put(Chunk(when + (k // size) * self.burst_gap_s, self.epoch, msgs[k : k + size], again=send))
 
     def now(self, msgs: list) -> None:
         """Send on the spot; past burst_limit, the rest follows burst_gap_s apart (from the thread)."""
@@ -75,6 +92,6 @@ class Sender:
                 if left > 0.0004:  # sleep in short slices, spin only the last 0.4 ms (a spin holds the GIL)
                     time.sleep(min(left - 0.0004, 0.002))
             with self.lock:  # checked under the lock: nothing slips out after a drop_all
-                if self.may_send() and chunk.epoch == self.epoch and not chunk.sent:
+                if (chunk.again or self.may_send()) and chunk.epoch == self.epoch and not chunk.sent:
                     chunk.sent = True
-                    self.send(chunk.msgs)
+                    (chunk.again or self.send)(chunk.msgs)
