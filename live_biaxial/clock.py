@@ -153,10 +153,11 @@ class MidiClockFollower:
       mean the tempo jumped: locking again. A take started while the tempo is known (the last take's,
       or a clock running while stopped) predicts from its first pulse.
     - **Transport**: Start, Stop, Continue and Song Position Pointer go to the sink. A clock that comes
-      back after silence without a Start (the Start was lost on the way) is joined at the next bar
-      line once it has run steadily for a beat, counting from the last song position (0 if none),
-      and ``notes`` says so. A clock that ran on through Stop (a DAW's clock while stopped) only gives
-      its tempo: nothing plays before Start, and ``status`` says it waits for one.
+      back after silence at song position 0 (or none) without a Start (the Start was lost on the way)
+      is joined at the next bar line once it has run steadily for a beat, and ``notes`` says so. After
+      a song position elsewhere the sender's Continue is awaited (jack_midi_clock sends it up to 2 s
+      after the clock, when the transport gets there). A clock that ran on through Stop (a DAW's clock
+      while stopped) only gives its tempo: nothing plays before Start. ``status`` says what it waits for.
     - A watchdog pauses the sink (which releases its notes) when pulses stop arriving while playing;
       the next pulse resumes it.
     """
@@ -385,6 +386,9 @@ class MidiClockFollower:
             self._came_back, self._idle_pulses = True, 0
         if not self._came_back:
             self.status = "waiting for Start"
+            return
+        if self._song_position:  # the sender moved on and will say Continue there (jack_midi_clock: up to 2 s on)
+            self.status = "waiting for Continue"
             return
         first = self._idle_pulses
         self._idle_pulses += give

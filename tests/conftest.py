@@ -69,14 +69,31 @@ def quiet_machine():
     return skip_where_busy()
 
 
+def jack_realtime() -> tuple[bool, str]:
+    """Whether the tests' JACK server runs realtime (as musicians run it; LIVE_BIAXIAL_JACK_REALTIME=0 turns it
+    off), and if not, why."""
+    from tests.jack_server import why_not_realtime
+
+    if os.environ.get("LIVE_BIAXIAL_JACK_REALTIME", "1") == "0":
+        return False, "LIVE_BIAXIAL_JACK_REALTIME=0"
+    reason = why_not_realtime()
+    return not reason, reason
+
+
+def pytest_report_header(config):
+    realtime, reason = jack_realtime()
+    return "JACK for the tests: " + ("realtime" if realtime else f"not realtime: {reason}")
+
+
 @pytest.fixture(scope="session")
 def jack(tmp_path_factory):
-    """A JACK server with the dummy driver, private to this test run; yields the mido backend."""
+    """A JACK server with the dummy driver, private to this test run, realtime where the machine allows it;
+    yields the mido backend."""
     import shutil
-    import subprocess
-    import time
 
     import mido
+
+    from tests.jack_server import JackServer
 
     if shutil.which("jackd") is None:
         if os.environ.get("CI"):
@@ -86,30 +103,22 @@ def jack(tmp_path_factory):
     before = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
     os.environ["JACK_DEFAULT_SERVER"] = name  # this run's clients (and the engines it starts) find its own server
     os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
-    log = open(tmp_path_factory.getbasetemp() / "jackd.log", "w")
-    # --sync: the server waits for late clients instead of dropping the MIDI of that cycle (without
-    # it, a client of this process woken late on a busy machine made JACK lose notes: a flaky test). 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame
-    # period and drops the rest, and without realtime priority the dummy driver often wakes late and
-    # folds several periods into one; bench/bench_timing.py measures timing at 32 frames.
-    period = os.environ.get("LIVE_BIAXIAL_JACK_PERIOD", "128")  # e.g. 32 to run the JACK tests at 32 frames
-    proc = subprocess.Popen(["jackd", "--no-realtime", "--sync", "-n", name, "-d", "dummy", "-r", "48000", "-p", period],
-                            stdout=log, stderr=subprocess.STDOUT)
+    # --sync (JackServer's default): the server waits for late clients instead of dropping the MIDI of that
+    # cycle (without it, a client of this process woken late on a busy machine made JACK lose notes: a flaky
+    # test). 128-frame periods (2.7 ms): a JACK MIDI port carries about 8 events per 32-frame period and drops
+    # the rest, and the dummy driver often wakes late and folds several periods into one; bench/bench_timing.py
+    # measures timing at 32 frames.
+    period = int(os.environ.get("LIVE_BIAXIAL_JACK_PERIOD", "128"))  # e.g. 32 to run the JACK tests at 32 frames
+    server = JackServer(name, tmp_path_factory.getbasetemp() / "jackd.log", period=period,
+                        realtime=jack_realtime()[0])
+    try:
+        server.start()
+    except RuntimeError as err:
+        pytest.fail(str(err))
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            probe = backend.open_output("probe", virtual=True)
-            probe.close()
-            break
-        except Exception:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("jackd did not start; see jackd.log")
-            time.sleep(0.2)
+    backend.server = server  # for the tests that count its xruns
     yield backend
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
+    server.close()
     for k, v in before.items():  # as it was: a musician's own server is the default again
         if v is None:
             os.environ.pop(k, None)

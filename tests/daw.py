@@ -105,10 +105,11 @@ class FakeDaw:
             _KEEP.append(self.inp)
 
 
-def start_engine(args, model):
-    """`live-biaxial play` in a subprocess; returns once it says it is playing."""
+def start_engine(args, model, quiet: bool = True):
+    """`live-biaxial play` in a subprocess; returns once it says it is playing. Not ``quiet``: a line per bar."""
     proc = subprocess.Popen([sys.executable, "-m", "live_biaxial", "play", "--api", "jack", "--model", str(model),
-                             "--quiet", "--density", "-1.5", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             *(["--quiet"] if quiet else []), "--density", "-1.5", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     if "playing" not in line:
         proc.kill()

@@ -310,20 +310,38 @@ def test_a_tempo_halved_is_followed_not_taken_for_lost_pulses():
 
 
 def test_a_clock_without_start_is_joined_at_the_next_bar_line_and_said():
-    """The clock comes back after silence but its Start was lost: after a beat of steady clock the take is
-    joined at the next bar line from the last song position, and the follower says so."""
+    """The clock comes back after silence at song position 0 but its Start was lost: after a beat of steady
+    clock the take is joined at the next bar line, and the follower says so."""
+    interval, ideal, seen = pulses_at(120, 24 * 12)
+    sink = RecordingSink()
+    with MidiClockFollower(sink, dropout_s=0.25, bar_pulses=12 * 6) as follower:  # bars of 3/4
+        follower(mido.Message("stop"), 0.5)
+        follower(mido.Message("songpos", pos=0), 0.6)
+        for t in seen:
+            follower(CLOCK, float(t))
+    # a beat, then the next bar line: 16th 12 (pulse 72)
+    assert sink.calls[-1] == "start" and follower.joined == 1 and follower.running
+    assert len(sink.pulses) == len(ideal) - 72
+    assert sink.pulses[0][0] == pytest.approx(ideal[72], abs=2e-3)
+    assert list(follower.notes) == ["no Start came with the clock: joined at bar 2 (16th 12)"]
+
+
+def test_a_clock_after_a_song_position_waits_for_continue():
+    """jack_midi_clock after a locate: the song position, clock from the transport's place, and a Continue once
+    the transport reaches that position (2 s on): nothing is joined before, the take goes on from there."""
     interval, ideal, seen = pulses_at(120, 24 * 12)
     sink = RecordingSink()
     with MidiClockFollower(sink, dropout_s=0.25) as follower:
         follower(mido.Message("stop"), 0.5)
-        follower(mido.Message("songpos", pos=8), 0.6)  # stopped half a bar in
-        for t in seen:
+        follower(mido.Message("songpos", pos=40), 0.6)
+        for t in seen[:192]:  # 2 s of lead-in
             follower(CLOCK, float(t))
-    # from pulse 0 at 16th 8: a beat later, the next bar line is 16th 16 (pulse 48)
-    assert sink.calls[-1] == "start" and follower.joined == 1 and follower.running
-    assert len(sink.pulses) == len(ideal) - 48
-    assert sink.pulses[0][0] == pytest.approx(ideal[48], abs=2e-3)
-    assert list(follower.notes) == ["no Start came with the clock: joined at bar 2 (16th 16)"]
+        assert follower.joined == 0 and sink.pulses == [] and follower.status == "waiting for Continue"
+        follower(mido.Message("continue"), float(seen[192]))
+        for t in seen[192:]:
+            follower(CLOCK, float(t))
+    assert sink.calls == ["stop", ("locate", 40), "continue"] and len(sink.pulses) == 96
+    assert all(nt is not None for _, nt in sink.pulses)
 
 
 def test_a_clock_running_while_stopped_waits_for_start_and_gives_the_tempo():

@@ -13,7 +13,7 @@ from typing import Callable
 class Chunk:
     """Messages to send at ``when`` (which may move until they go)."""
     when: float
-    epoch: int  # the sender's epoch when queued: a chunk of an older epoch is dropped
+    epoch: int | None  # the sender's epoch when queued: a chunk of an older epoch is dropped (None: never)
     msgs: list
     sent: bool = False
     again: Callable[[list], None] | None = None  # a release's, sent by this whether or not the engine plays
@@ -50,18 +50,18 @@ class Sender:
 
     def release(self, msgs: list, send: Callable[[list], None], again_s: float | None = None) -> None:
         """Send a release by ``send`` now, whether or not the engine plays: past burst_limit, the rest from the
-        thread burst_gap_s apart; with ``again_s``, all of it once more that much later. A drop_all (a Start)
-        drops what has not gone."""
+        thread burst_gap_s apart, whatever comes after; with ``again_s``, all of it once more that much later,
+        unless a drop_all (a Start) comes first."""
         size = self.burst_limit or len(msgs) or 1
         send(msgs[:size])
-        self._later(time.perf_counter() + self.burst_gap_s, msgs[size:], send)
+        self._later(time.perf_counter() + self.burst_gap_s, msgs[size:], send, None)  # a release always goes
         if again_s is not None:
-            self._later(time.perf_counter() + again_s, msgs, send)
+            self._later(time.perf_counter() + again_s, msgs, send, self.epoch)
 
-    def _later(self, when: float, msgs: list, send: Callable[[list], None]) -> None:
+    def _later(self, when: float, msgs: list, send: Callable[[list], None], epoch: int | None) -> None:
         size = self.burst_limit or len(msgs) or 1
         for k in range(0, len(msgs), size):
-            self._queue.put(Chunk(when + (k // size) * self.burst_gap_s, self.epoch, msgs[k : k + size], again=send))
+            self._queue.put(Chunk(when + (k // size) * self.burst_gap_s, epoch, msgs[k : k + size], again=send))
 
     def now(self, msgs: list) -> None:
         """Send on the spot; past burst_limit, the rest follows burst_gap_s apart (from the thread)."""
@@ -72,26 +72,31 @@ class Sender:
         self.at(time.perf_counter() + self.burst_gap_s, msgs[self.burst_limit :])
 
     def drop_all(self) -> None:
-        """Whatever is queued is stale now (called with the lock held)."""
+        """Whatever is queued is stale now but a release's first sending (called with the lock held)."""
         self.epoch += 1
+        kept = []
         while True:
             try:
-                self._queue.get_nowait()
+                chunk = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if chunk is None or chunk.epoch is None:
+                kept.append(chunk)
+        for chunk in kept:
+            self._queue.put(chunk)
 
     def _run(self) -> None:
         while True:
             chunk = self._queue.get()
             if chunk is None:
                 return
-            while not chunk.sent and chunk.epoch == self.epoch:  # chunk.when may move until it goes
+            while not chunk.sent and chunk.epoch in (self.epoch, None):  # chunk.when may move until it goes
                 left = chunk.when - time.perf_counter()
                 if left <= 0:
                     break
                 if left > 0.0004:  # sleep in short slices, spin only the last 0.4 ms (a spin holds the GIL)
                     time.sleep(min(left - 0.0004, 0.002))
             with self.lock:  # checked under the lock: nothing slips out after a drop_all
-                if (chunk.again or self.may_send()) and chunk.epoch == self.epoch and not chunk.sent:
+                if (chunk.again or self.may_send()) and chunk.epoch in (self.epoch, None) and not chunk.sent:
                     chunk.sent = True
                     (chunk.again or self.send)(chunk.msgs)
