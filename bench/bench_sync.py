@@ -101,6 +101,10 @@ def figures(found: list[dict]) -> dict:
         "takes_off_grid": sum(t["off_grid"] > 0 for t in found),
         "silent_takes": sum(t["notes"] == 0 for t in found),
         "hanging_notes": int(sum(t["hanging"] for t in found)),
+        "pulses_lost_before_the_listener": int(sum(t["pulses_lost_before_the_listener"] for t in found)),
+        "per_take": [{"kind": t["kind"], "pulses": t["pulses"], "notes": t["notes"], "off_grid": t["off_grid"],
+                      "hanging": t["hanging"], "onset_max_ms": round(max(t["onset_ms"], default=0.0), 2)}
+                     for t in found],
     }
 
 

@@ -104,6 +104,25 @@ def test_a_start_right_after_stop_drops_the_release_sent_again(cell):
     engine.close()
 
 
+def test_the_first_sixteenth_of_a_start_after_stop_is_ready_on_its_pulse(cell):
+    """Stop prepares the step of 16th 0 meanwhile: a Start whose first pulse comes right with it finds it ready
+    (a step is a few ms: waiting for it put the take's first notes late); a Continue prepares its own 16th."""
+    port = FakePort()
+    engine = flat_engine(cell, port, Controls(density=1.0))
+    flat_out(engine, 8)
+    engine.stop()
+    time.sleep(0.1)  # the musician takes a breath
+    late = engine.late
+    engine.start(0, 0.0)
+    engine.pulse(0.0, 0.02)
+    assert engine.late == late
+    engine.stop()
+    time.sleep(0.1)
+    engine.continue_(1.0)
+    assert engine._want == engine.sixteenth  # its own 16th, not the top's
+    engine.close()
+
+
 def test_note_offs_follow_the_note_state(cell):
     port = FakePort()
     engine = flat_engine(cell, port)

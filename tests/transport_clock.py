@@ -140,9 +140,9 @@ def takes(sent: list[tuple[float, mido.Message]], heard: list[tuple[float, mido.
           tail_s: float = 0.3) -> list[dict]:
     """The takes the sender played (Start or Continue to Stop), each with its figures: ``pulses`` (its clock),
     ``notes`` (note-ons heard), ``onset_ms`` (each note-on less the pulse of the 16th it belongs to: the last
-    16th pulse before it, counted from the take's first pulse), ``off_grid`` (notes nearer a pulse that starts
-    no 16th than their own: a grid shifted by a pulse or more), ``hanging`` (notes still on ``tail_s`` after
-    Stop)."""
+    16th pulse before it, counted from Start with the pulses lost on the way put back), ``off_grid`` (notes
+    nearer a pulse that starts no 16th: a grid shifted by a pulse or more), ``hanging`` (notes still on
+    ``tail_s`` after Stop)."""
     import numpy as np
 
     out, begun = [], None
@@ -159,18 +159,18 @@ def _take(begun, stop_t, sent, heard, tail_s, np) -> dict:
     start_t, kind = begun
     pulses = np.array([t for t, m in sent if m.type == "clock" and start_t <= t < stop_t])
     ons = [(t, m) for t, m in heard if start_t <= t < stop_t + 0.005 and m.type == "note_on" and m.velocity]
-    onset, off_grid = [], 0
+    onset, off_grid, filled = [], 0, 0
     if len(pulses) > 12:
-        interval = float(np.median(np.diff(pulses)))
-        sixteenths = pulses[::6]
+        grid, filled = _grid(start_t, pulses, np)
+        sixteenths = grid[::6]
         for t, _ in ons:
             before = sixteenths[sixteenths <= t + 0.001]
             if not len(before):
                 continue
             err = t - before[-1]
             onset.append(err * 1e3)
-            nearest = pulses[np.argmin(np.abs(pulses - t))]
-            off_grid += bool(err > 0.5 * interval and nearest not in sixteenths)
+            nearest = int(np.argmin(np.abs(grid - t)))
+            off_grid += bool(nearest % 6)  # nearer a pulse that starts no 16th: the grid moved
     on: dict = {}
     for t, m in heard:
         if t > stop_t + tail_s:
@@ -181,5 +181,21 @@ def _take(begun, stop_t, sent, heard, tail_s, np) -> dict:
             on[(m.channel, m.note)] -= 1
     all_off = sum(1 for t, m in heard if stop_t <= t <= stop_t + tail_s and m.type == "control_change"
                   and m.control == 123)
-    return {"kind": kind, "pulses": len(pulses), "notes": len(ons), "onset_ms": onset, "off_grid": off_grid,
-            "hanging": sum(v for v in on.values() if v > 0), "all_notes_off_after_stop": all_off}
+    return {"kind": kind, "pulses": len(pulses), "pulses_lost_before_the_listener": filled, "notes": len(ons),
+            "onset_ms": onset, "off_grid": off_grid, "hanging": sum(v for v in on.values() if v > 0),
+            "all_notes_off_after_stop": all_off}
+
+
+def _grid(start_t: float, pulses, np):
+    """Every pulse slot of a take from Start: the pulses the listener got, and in the gaps the ones that JACK
+    or the sender lost before it (at even steps), copies left out. Returns (times, how many were filled in)."""
+    interval = float(np.median(np.diff(pulses)))
+    first = int((pulses[0] - start_t) / interval + 0.25)  # the first pulse comes with Start
+    grid = [start_t + k * interval for k in range(first)]
+    grid.append(pulses[0])
+    filled = first
+    for a, b in zip(pulses[:-1], pulses[1:]):
+        steps = round((b - a) / interval)
+        grid += [a + k * (b - a) / steps for k in range(1, steps + 1)]
+        filled += max(steps - 1, 0)
+    return np.array(grid), filled

@@ -161,9 +161,13 @@ class Engine:
             self._request()
 
     def stop(self) -> None:
+        """Stop and release; the step of 16th 0 is prepared meanwhile, so that the first 16th of the next Start
+        (always from the top) is ready on its pulse. A Continue prepares its own 16th again."""
         with self.lock:
             self.playing = False
             self.release_all(again=True)
+            if not self._closing:
+                self._request(sixteenth=0)
 
     def continue_(self, t: float) -> None:
         """Play on from where Stop left off, to the pulse: a DAW stopped in the middle of a 16th continues in
@@ -173,6 +177,8 @@ class Engine:
                 return
             self.playing = True
             self._scheduled = -1
+            if self._prepared_for != self.sixteenth and self._want != self.sixteenth:
+                self._request()
 
     def pulse(self, t: float, next_t: float | None) -> None:
         with self.lock:
@@ -231,11 +237,11 @@ class Engine:
         return self.step_p99_s
 
     # ---- the worker ------------------------------------------------------------------------
-    def _request(self, delay: float = 0.0) -> None:
-        """Ask the worker for the step of ``self.sixteenth``, to start after ``delay`` seconds
-        (called with the lock held)."""
+    def _request(self, delay: float = 0.0, sixteenth: int | None = None) -> None:
+        """Ask the worker for the step of ``sixteenth`` (``self.sixteenth`` if None), to start after ``delay``
+        seconds (called with the lock held)."""
         self._ready.clear()
-        self._want, self._delay = self.sixteenth, delay
+        self._want, self._delay = self.sixteenth if sixteenth is None else sixteenth, delay
         self._work.set()
 
     def _worker(self) -> None:
