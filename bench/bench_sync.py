@@ -4,8 +4,8 @@ server realtime and not. Writes bench/results/sync.json.
 
 Per sender, server mode and tempo: ``--takes`` short takes (Start, 2 bars, Stop) and ``--long`` long ones
 (``--long-bars`` bars); figures: onset of each note against the pulse of its 16th (p50/p99/max, ms; the
-listener stamps both on one clock), takes off the grid (a note nearer a pulse that starts no 16th), silent
-takes, notes still sounding 0.3 s after Stop, and the server's xruns per second (its late cycles, and cycles
+listener stamps both on one clock), takes off the grid (ending with notes nearer a pulse that starts no 16th)
+and 16ths off it, silent takes, notes still sounding 0.3 s after Stop, and the server's xruns per second (its late cycles, and cycles
 a client had not finished) while the sender plays without live-biaxial, with live-biaxial connected and
 stopped, and while it plays. The model plays with --anti-silence 1: a silent take is the clock's doing.
     python -m bench.bench_sync [--takes 24] [--long 2] [--long-bars 32] [--modes realtime,not-realtime]
@@ -98,11 +98,13 @@ def figures(found: list[dict]) -> dict:
         "notes": int(sum(t["notes"] for t in found)),
         "onset_ms": {"p50": float(np.percentile(onset, 50)), "p99": float(np.percentile(onset, 99)),
                      "max": float(onset.max())} if len(onset) else None,
-        "takes_off_grid": sum(t["off_grid"] > 0 for t in found),
+        "takes_off_grid": sum(t["off_grid"] for t in found),
+        "sixteenths_off_grid": int(sum(t["sixteenths_off_grid"] for t in found)),
         "silent_takes": sum(t["notes"] == 0 for t in found),
         "hanging_notes": int(sum(t["hanging"] for t in found)),
         "pulses_lost_before_the_listener": int(sum(t["pulses_lost_before_the_listener"] for t in found)),
         "per_take": [{"kind": t["kind"], "pulses": t["pulses"], "notes": t["notes"], "off_grid": t["off_grid"],
+                      "sixteenths_off_grid": t["sixteenths_off_grid"],
                       "hanging": t["hanging"], "onset_max_ms": round(max(t["onset_ms"], default=0.0), 2)}
                      for t in found],
     }
@@ -174,7 +176,7 @@ def main() -> None:
                     onset = r["onset_ms"] or {}
                     print(f"{key:36s} takes {r['takes']:2d} notes {r['notes']:5d} onset p50 {onset.get('p50', 0):5.2f} "
                           f"p99 {onset.get('p99', 0):5.2f} max {onset.get('max', 0):6.2f} ms  off-grid "
-                          f"{r['takes_off_grid']} silent {r['silent_takes']} hanging {r['hanging_notes']}  xruns/s "
+                          f"{r['takes_off_grid']} ({r['sixteenths_off_grid']} 16ths) silent {r['silent_takes']} hanging {r['hanging_notes']}  xruns/s "
                           f"without {r['xruns_per_s_without_it']} stopped {r['xruns_per_s_it_stopped']} "
                           f"playing {r['xruns_per_s_it_playing']}", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -183,6 +183,9 @@ class MidiClockFollower:
         self._anchor: float | None = None  # when the take's Start or Continue came: where its first pulse belongs
         self._owed = 0  # pulses counted as lost at the last pulse (a late one shows up right after)
         self._strayed = False  # the last pulse was far from every slot (a second one relocks)
+        self._on_grid_t: float | None = None  # the last pulse on its slot while predicting
+        self._since: list[float] = []  # the pulses since it (strays and copies)
+        self._given_since = 0  # and the pulses given for them
         self._scatter = 0.0  # mean distance of pulses from their predicted slots, seconds
         self.running = False
         self.dropped = False
@@ -265,30 +268,45 @@ class MidiClockFollower:
         k = round(err / self.interval)
         early_after_loss = self._owed and gap < (1 - RELOCK_SHARE) * self.interval and err < -tolerance
         if early_after_loss or (k == -1 and abs(err + self.interval) < tolerance):
+            self._since.append(t)
             return self._copy()  # in the slot of the pulse just counted: the "lost" one was only late, or a copy
         missed = 0
         if 1 <= k <= MAX_LOST:  # nearest a later slot: the pulses between were lost on the way
             if self._owed:  # ...but so was the last one's: not loss, a slower tempo
-                self._relock()
-                return self._lock_pulse(t)
+                return self._lock_again(t)
             missed, err = k, err - k * self.interval
         if abs(err) < 0.5 * self.interval:  # how far pulses scatter about their slots (USB, a busy DAW)
             self._scatter += 0.05 * (abs(err) - self._scatter)
         off_grid = abs(err) > tolerance
         if off_grid and self._strayed and not missed:  # two in a row: a tempo jump (a late pulse is one)
-            self._relock()
-            return self._lock_pulse(t)
+            return self._lock_again(t)
         now = self.predicted + missed * self.interval  # the slot this pulse goes to
         if off_grid:  # one late pulse (a late JACK cycle): its slot, without moving the filter
             self._strayed = True
             self.predicted = now + self.interval
+            self._since.append(t)
+            self._given_since += 1 + missed
         else:
             self._strayed = False
             self.predicted = now + self.interval + self.b * err
             self.interval += self.c * err
+            self._on_grid(t)
         self.lost_pulses += missed
         self._owed = missed
         return 1 + missed
+
+    def _on_grid(self, t: float) -> None:
+        """A pulse on its slot: a tempo jump after it is measured from here."""
+        self._on_grid_t, self._since, self._given_since = t, [], 0
+
+    def _lock_again(self, t: float) -> int:
+        """The tempo jumped: lock again from the last pulse that was on the grid, the ones since placed anew by
+        the new tempo once it is known (at a change of tempo jack_midi_clock drops a pulse of its own)."""
+        seed, since, given = self._on_grid_t, self._since, self._given_since
+        self._relock()
+        if seed is not None:
+            self._times, self._given = [seed, *since], 1 + given
+        return self._lock_pulse(t)
 
     def _lock_pulse(self, t: float) -> int:
         """A pulse while locking: to its slot by time once the gaps give a tempo. Returns how many pulses to
@@ -298,6 +316,7 @@ class MidiClockFollower:
         if len(times) == 1 and self._anchor is not None and self.interval:  # a take with a known tempo
             first = self._first_slot(t, self.interval)
             self.predicted, self._strayed, self._owed = t + self.interval, False, first
+            self._on_grid(t)
             self.lost_pulses += first
             self._given = 1 + first
             return 1 + first
@@ -323,6 +342,7 @@ class MidiClockFollower:
             else:  # locked: from here on the DLL filters, from where the line puts the next pulse
                 self._scatter = spread
                 self.predicted = times[0] + a + b * (slots[-1] + 1)
+                self._on_grid(t)
         return give
 
     def _first_slot(self, t: float, interval: float) -> int:
@@ -376,6 +396,7 @@ class MidiClockFollower:
     def _relock(self) -> None:
         """Forget the phase (no predictions) and measure the tempo again from the next pulse."""
         self._times, self._given, self.predicted, self._strayed, self._anchor = [], 0, None, False, None
+        self._on_grid_t, self._since, self._given_since = None, [], 0
 
     # ---- a clock without Start -------------------------------------------------------------------
     def _idle(self, t: float, give: int, came_back: bool) -> None:

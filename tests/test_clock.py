@@ -100,9 +100,9 @@ def test_a_tempo_jump_locks_again_and_then_predicts_the_new_tempo():
     follower, sink = follow(jack_like(times))
     after = sink.pulses[96:]
     # the first pulse of the new tempo could be one late pulse; the second one relocks: no
-    # prediction (play on the tick) until a beat of the new tempo has been measured
+    # prediction (play on the tick) until a beat of pulses from the last on the old grid has been measured
     assert after[1][1] is None
-    assert all(nt is None for _, nt in after[1: LOCK_PULSES - 1])
+    assert all(nt is None for _, nt in after[1: LOCK_PULSES - 2])
     assert after[-1][1] is not None and abs(follower.bpm - 170) < 0.5
     assert follower.lost_pulses == 0
 
@@ -357,3 +357,17 @@ def test_a_clock_running_while_stopped_waits_for_start_and_gives_the_tempo():
             follower(CLOCK, float(t))
     assert len(sink.pulses) == 96 and all(nt is not None for _, nt in sink.pulses)
     assert np.abs(sixteenth_times(sink, 0) - ideal[96::6]).max() < 1e-3
+
+
+def test_a_pulse_the_sender_drops_at_a_change_of_tempo_is_counted():
+    """jack_midi_clock at a faster tempo skips the tick that fell in the cycle it had already sent: a gap of two
+    new intervals right at the change. Placed by the new tempo once it is known, it is counted, so the 16ths
+    after the change stay on the sender's grid."""
+    slow, fast = 60.0 / (180 * 24), 60.0 / (240 * 24)
+    before = 1.0 + slow * np.arange(96)
+    after = before[-1] + fast * np.arange(2, 120)  # the first tick at the new tempo never sent
+    follower, sink = follow(jack_like(np.concatenate([before, after])))
+    assert len(sink.pulses) == 96 + 119 and follower.lost_pulses == 1
+    sent = np.concatenate([before, before[-1] + fast * np.arange(1, 120)])
+    late = np.array([t for t, _ in sink.pulses[150::6]])  # once locked again
+    assert np.abs(late - sent[150::6]).max() < 2e-3

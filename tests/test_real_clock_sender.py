@@ -55,7 +55,13 @@ def test_start_stop_a_tempo_change_and_continue_from_a_song_position(sender, tin
     assert [t["kind"] for t in found] == ["start", "start", "continue"], found
     for take in found:
         assert take["notes"] > 0, take  # never a silent take
-        assert take["off_grid"] == 0 and take["hanging"] == 0, take
+        assert not take["off_grid"] and take["hanging"] == 0, take
+        # a 16th moved by a pulse only where a pulse went missing before the follower could know (the sender
+        # drops one of its own at a change of tempo), or where JACK lost one and the listener's reading of the
+        # gap is as uncertain as the engine's: never for good (above)
+        assert take["sixteenths_off_grid"] <= 1 + take["pulses_lost_before_the_listener"], \
+            {k: v for k, v in take.items() if k != "onset_ms"}
+        assert take["all_notes_off_after_stop"] >= 2, take  # the release, and once more (nothing confirms it)
         onset = np.array(take["onset_ms"])
         assert onset.min() > -1.0 and np.median(onset) < 5.0, take
     assert eng.returncode == 143 and "Traceback" not in err, err

@@ -140,9 +140,10 @@ def takes(sent: list[tuple[float, mido.Message]], heard: list[tuple[float, mido.
           tail_s: float = 0.3) -> list[dict]:
     """The takes the sender played (Start or Continue to Stop), each with its figures: ``pulses`` (its clock),
     ``notes`` (note-ons heard), ``onset_ms`` (each note-on less the pulse of the 16th it belongs to: the last
-    16th pulse before it, counted from Start with the pulses lost on the way put back), ``off_grid`` (notes
-    nearer a pulse that starts no 16th: a grid shifted by a pulse or more), ``hanging`` (notes still on
-    ``tail_s`` after Stop)."""
+    16th pulse before it, counted from Start with the pulses lost on the way put back),
+    ``sixteenths_off_grid`` (16ths whose notes came nearer a pulse that starts no 16th: moved by a pulse or
+    more), ``off_grid`` (the take ended so: its grid shifted for good), ``hanging`` (notes still on ``tail_s``
+    after Stop)."""
     import numpy as np
 
     out, begun = [], None
@@ -159,7 +160,7 @@ def _take(begun, stop_t, sent, heard, tail_s, np) -> dict:
     start_t, kind = begun
     pulses = np.array([t for t, m in sent if m.type == "clock" and start_t <= t < stop_t])
     ons = [(t, m) for t, m in heard if start_t <= t < stop_t + 0.005 and m.type == "note_on" and m.velocity]
-    onset, off_grid, filled = [], 0, 0
+    onset, off, filled = [], [], 0  # off: the slots of the notes nearer a pulse that starts no 16th
     if len(pulses) > 12:
         grid, filled = _grid(start_t, pulses, np)
         sixteenths = grid[::6]
@@ -167,10 +168,11 @@ def _take(begun, stop_t, sent, heard, tail_s, np) -> dict:
             before = sixteenths[sixteenths <= t + 0.001]
             if not len(before):
                 continue
-            err = t - before[-1]
-            onset.append(err * 1e3)
+            onset.append((t - before[-1]) * 1e3)
             nearest = int(np.argmin(np.abs(grid - t)))
-            off_grid += bool(nearest % 6)  # nearer a pulse that starts no 16th: the grid moved
+            if nearest % 6:
+                off.append(nearest)
+    last = [int(np.argmin(np.abs(grid - t))) for t, _ in ons[-8:]] if onset else []
     on: dict = {}
     for t, m in heard:
         if t > stop_t + tail_s:
@@ -182,8 +184,9 @@ def _take(begun, stop_t, sent, heard, tail_s, np) -> dict:
     all_off = sum(1 for t, m in heard if stop_t <= t <= stop_t + tail_s and m.type == "control_change"
                   and m.control == 123)
     return {"kind": kind, "pulses": len(pulses), "pulses_lost_before_the_listener": filled, "notes": len(ons),
-            "onset_ms": onset, "off_grid": off_grid, "hanging": sum(v for v in on.values() if v > 0),
-            "all_notes_off_after_stop": all_off}
+            "onset_ms": onset, "sixteenths_off_grid": len({slot // 6 for slot in off}), "off_slots": sorted(set(off)),
+            "off_grid": bool(last) and all(slot % 6 for slot in last),
+            "hanging": sum(v for v in on.values() if v > 0), "all_notes_off_after_stop": all_off}
 
 
 def _grid(start_t: float, pulses, np):
