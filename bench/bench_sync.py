@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -144,6 +145,17 @@ def run_cell(kind: str, server: JackServer, model: str, bpm: float, args) -> dic
     return result
 
 
+def one_cell(args) -> dict:
+    """One cell on a JACK server of its own, in this process: a fresh graph for each (the clients of a cell's
+    listener are never closed, see tests/transport_clock.py, and would weigh on the next cell's figures)."""
+    mode, kind, bpm = args.cell.split("/")
+    name = f"syncbench{os.getpid()}"
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    with JackServer(name, Path(f"/tmp/{name}.log"), period=args.period, realtime=mode == "realtime",
+                    sync=False) as server:
+        return run_cell(kind, server, args.model, float(bpm), args)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(ROOT / "exported" / "default.onnx"))
@@ -156,29 +168,35 @@ def main() -> None:
     ap.add_argument("--period", type=int, default=32, help="JACK period in frames (musicians' small buffers)")
     ap.add_argument("--idle-s", type=float, default=10.0, help="seconds live-biaxial waits connected and stopped")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "sync.json"))
+    ap.add_argument("--cell", help=argparse.SUPPRESS)  # MODE/SENDER/BPM: run one cell here, write --out
     args = ap.parse_args()
+    if args.cell:
+        Path(args.out).write_text(json.dumps(one_cell(args)))
+        return
     result = {**provenance(), "jack_period_frames": args.period, "takes_per_cell": args.takes,
               "long_takes_per_cell": args.long, "long_take_bars": args.long_bars, "cells": {}}
     refused = why_not_realtime()
+    cell_json = Path(f"/tmp/syncbench{os.getpid()}-cell.json")
     for mode in args.modes.split(","):
         if mode == "realtime" and refused:
             print(f"bench_sync: JACK realtime skipped: {refused}", flush=True)
             result["cells"]["realtime"] = {"skipped": refused}
             continue
-        name = f"syncbench{os.getpid()}{mode[:3]}"
-        os.environ["JACK_DEFAULT_SERVER"] = name
-        with JackServer(name, Path(f"/tmp/{name}.log"), period=args.period, realtime=mode == "realtime",
-                        sync=False) as server:
-            for kind in args.senders.split(","):
-                for bpm in map(float, args.bpm.split(",")):
-                    key = f"{mode}/{kind}/{bpm:g}bpm"
-                    r = result["cells"][key] = run_cell(kind, server, args.model, bpm, args)
-                    onset = r["onset_ms"] or {}
-                    print(f"{key:36s} takes {r['takes']:2d} notes {r['notes']:5d} onset p50 {onset.get('p50', 0):5.2f} "
-                          f"p99 {onset.get('p99', 0):5.2f} max {onset.get('max', 0):6.2f} ms  off-grid "
-                          f"{r['takes_off_grid']} ({r['sixteenths_off_grid']} 16ths) silent {r['silent_takes']} hanging {r['hanging_notes']}  xruns/s "
-                          f"without {r['xruns_per_s_without_it']} stopped {r['xruns_per_s_it_stopped']} "
-                          f"playing {r['xruns_per_s_it_playing']}", flush=True)
+        for kind in args.senders.split(","):
+            for bpm in map(float, args.bpm.split(",")):
+                key = f"{mode}/{kind}/{bpm:g}bpm"
+                cell = ["--model", args.model, "--takes", str(args.takes), "--long", str(args.long), "--long-bars",
+                        str(args.long_bars), "--period", str(args.period), "--idle-s", str(args.idle_s),
+                        "--cell", f"{mode}/{kind}/{bpm:g}", "--out", str(cell_json)]
+                subprocess.run([sys.executable, "-m", "bench.bench_sync", *cell], cwd=ROOT, check=True,
+                               stderr=subprocess.DEVNULL)
+                r = result["cells"][key] = json.loads(cell_json.read_text())
+                onset = r["onset_ms"] or {}
+                print(f"{key:36s} takes {r['takes']:2d} notes {r['notes']:5d} onset p50 {onset.get('p50', 0):5.2f} "
+                      f"p99 {onset.get('p99', 0):5.2f} max {onset.get('max', 0):6.2f} ms  off-grid "
+                      f"{r['takes_off_grid']} ({r['sixteenths_off_grid']} 16ths) silent {r['silent_takes']} hanging "
+                      f"{r['hanging_notes']}  xruns/s without {r['xruns_per_s_without_it']} stopped "
+                      f"{r['xruns_per_s_it_stopped']} playing {r['xruns_per_s_it_playing']}", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
