@@ -3,8 +3,8 @@ transport (jack_transport as timebase master), beside the project's own fake DAW
 server realtime and not. Writes bench/results/sync.json.
 
 Per sender, server mode and tempo: ``--takes`` short takes (Start, 2 bars, Stop) and ``--long`` long ones
-(``--long-bars`` bars); figures: onset of each note against the pulse of its 16th (p50/p99/max, ms; the
-listener stamps both on one clock), takes off the grid (ending with notes nearer a pulse that starts no 16th)
+(``--long-bars`` bars); figures: onset of each note against the pulse of its 16th (min/p50/p99/max, ms; the
+listener stamps both on one clock; negative: the note, sent at its predicted tick, beat the pulse), takes off the grid (ending with notes nearer a pulse that starts no 16th)
 and 16ths off it, silent takes, notes still sounding 0.3 s after Stop, and the server's xruns per second (its late cycles, and cycles
 a client had not finished) while the sender plays without live-biaxial, with live-biaxial connected and
 stopped, and while it plays. The model plays with --anti-silence 1: a silent take is the clock's doing.
@@ -97,8 +97,8 @@ def figures(found: list[dict]) -> dict:
     return {
         "takes": len(found),
         "notes": int(sum(t["notes"] for t in found)),
-        "onset_ms": {"p50": float(np.percentile(onset, 50)), "p99": float(np.percentile(onset, 99)),
-                     "max": float(onset.max())} if len(onset) else None,
+        "onset_ms": {"min": float(onset.min()), "p50": float(np.percentile(onset, 50)),
+                     "p99": float(np.percentile(onset, 99)), "max": float(onset.max())} if len(onset) else None,
         "takes_off_grid": sum(t["off_grid"] for t in found),
         "sixteenths_off_grid": int(sum(t["sixteenths_off_grid"] for t in found)),
         "silent_takes": sum(t["notes"] == 0 for t in found),
@@ -192,7 +192,8 @@ def main() -> None:
                                stderr=subprocess.DEVNULL)
                 r = result["cells"][key] = json.loads(cell_json.read_text())
                 onset = r["onset_ms"] or {}
-                print(f"{key:36s} takes {r['takes']:2d} notes {r['notes']:5d} onset p50 {onset.get('p50', 0):5.2f} "
+                print(f"{key:36s} takes {r['takes']:2d} notes {r['notes']:5d} onset min {onset.get('min', 0):5.2f} "
+                      f"p50 {onset.get('p50', 0):5.2f} "
                       f"p99 {onset.get('p99', 0):5.2f} max {onset.get('max', 0):6.2f} ms  off-grid "
                       f"{r['takes_off_grid']} ({r['sixteenths_off_grid']} 16ths) silent {r['silent_takes']} hanging "
                       f"{r['hanging_notes']}  xruns/s without {r['xruns_per_s_without_it']} stopped "

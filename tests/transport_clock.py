@@ -139,11 +139,12 @@ class Listener:
 def takes(sent: list[tuple[float, mido.Message]], heard: list[tuple[float, mido.Message]],
           tail_s: float = 0.3) -> list[dict]:
     """The takes the sender played (Start or Continue to Stop), each with its figures: ``pulses`` (its clock),
-    ``notes`` (note-ons heard), ``onset_ms`` (each note-on less the pulse of the 16th it belongs to: the last
-    16th pulse before it, counted from Start with the pulses lost on the way put back),
+    ``notes`` (note-ons heard), ``onset_ms`` (each note-on less the pulse of the 16th it belongs to: the
+    nearest pulse that starts a 16th, counted from Start with the pulses lost on the way put back; negative:
+    before the listener got the pulse),
     ``sixteenths_off_grid`` (16ths whose notes came nearer a pulse that starts no 16th: moved by a pulse or
     more), ``off_grid`` (the take ended so: its grid shifted for good), ``hanging`` (notes still on ``tail_s``
-    after Stop)."""
+    after Stop, as a synth hears it: a note-off or CC 123 ends a note)."""
     import numpy as np
 
     out, begun = [], None
@@ -165,10 +166,8 @@ def _take(begun, stop_t, sent, heard, tail_s, np) -> dict:
         grid, filled = _grid(start_t, pulses, np)
         sixteenths = grid[::6]
         for t, _ in ons:
-            before = sixteenths[sixteenths <= t + 0.001]
-            if not len(before):
-                continue
-            onset.append((t - before[-1]) * 1e3)
+            own = sixteenths[np.argmin(np.abs(sixteenths - t))]  # a note sent early for its tick may beat the pulse
+            onset.append((t - own) * 1e3)
             nearest = int(np.argmin(np.abs(grid - t)))
             if nearest % 6:
                 off.append(nearest)
@@ -181,6 +180,8 @@ def _take(begun, stop_t, sent, heard, tail_s, np) -> dict:
             on[(m.channel, m.note)] = on.get((m.channel, m.note), 0) + 1
         elif m.type in ("note_on", "note_off") and on.get((m.channel, m.note)):
             on[(m.channel, m.note)] -= 1
+        elif m.type == "control_change" and m.control == 123:  # all notes off: what a synth does with it
+            on = {key: v for key, v in on.items() if key[0] != m.channel}
     all_off = sum(1 for t, m in heard if stop_t <= t <= stop_t + tail_s and m.type == "control_change"
                   and m.control == 123)
     return {"kind": kind, "pulses": len(pulses), "pulses_lost_before_the_listener": filled, "notes": len(ons),
