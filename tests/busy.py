@@ -74,10 +74,11 @@ def skip_where_busy() -> "Watch | None":
     return Watch()
 
 
-def timing_holds(watch: "Watch | None", check) -> None:
+def timing_holds(watch: "Watch | None", check, jack=None) -> None:
     """Run the timing assertions ``check()``; where they fail while other programs took more than BUSY_CORES
-    of the machine during the test, skip instead, saying so (a timing figure of a busy machine is not the
-    engine's)."""
+    of the machine during the test, or while the JACK server ``jack`` (a tests.jack_server.JackServer, marked
+    when the test began) ran cycles late, skip instead, saying so (a timing figure of a busy machine, or of
+    a graph that lost whole cycles of MIDI, is not the engine's)."""
     try:
         check()
     except AssertionError:
@@ -85,4 +86,9 @@ def timing_holds(watch: "Watch | None", check) -> None:
         if used > BUSY_CORES:
             pytest.skip(f"other programs took {used:.1f} cores of this machine during the test; its timing "
                         "checks need them free")
+        late = jack.xruns() if jack is not None else {}
+        if any(late.values()):
+            pytest.skip(f"the JACK server ran late during the test ({late['late_cycles']} late cycles, "
+                        f"{late['clients_not_finished']} cycles a client had not finished): whole cycles of MIDI "
+                        "were lost, so its grid cannot be judged")
         raise

@@ -429,13 +429,15 @@ def fuzz_messages(n: int, seed: int) -> list[list[int]]:
     return out
 
 
-def test_twenty_thousand_bad_and_good_messages_on_the_input_harm_neither_grid_nor_count(quiet_machine, daw, tiny_model):
+def test_twenty_thousand_bad_and_good_messages_on_the_input_harm_neither_grid_nor_count(quiet_machine, jack, daw,
+                                                                                        tiny_model):
     """While the DAW's clock runs, the --input port takes 20,000 fuzzed messages in 2 s: the input keeps
     listening, the bad ones are counted, every 16th the DAW counted is played on the grid, nothing hangs."""
     import threading
 
     import rtmidi
 
+    jack.server.mark()
     fuzz = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="fuzz")
     fuzz.open_virtual_port("fuzz-src")
     time.sleep(0.3)
@@ -473,7 +475,7 @@ def test_twenty_thousand_bad_and_good_messages_on_the_input_harm_neither_grid_no
     assert "were no MIDI message and were dropped" in err
     ons = daw.note_ons()
     assert len(ons) > 20
-    timing_holds(quiet_machine, lambda: assert_on_grid(grid_errors_ms(daw, ons), 150))
+    timing_holds(quiet_machine, lambda: assert_on_grid(grid_errors_ms(daw, ons), 150), jack.server)
     assert not hanging_notes(messages(daw))
 
 
