@@ -106,6 +106,7 @@ def figures(found: list[dict]) -> dict:
         "pulses_lost_before_the_listener": int(sum(t["pulses_lost_before_the_listener"] for t in found)),
         "per_take": [{"kind": t["kind"], "pulses": t["pulses"], "notes": t["notes"], "off_grid": t["off_grid"],
                       "sixteenths_off_grid": t["sixteenths_off_grid"],
+                      "pulses_lost_before_the_listener": t["pulses_lost_before_the_listener"],
                       "hanging": t["hanging"], "onset_max_ms": round(max(t["onset_ms"], default=0.0), 2)}
                      for t in found],
     }
