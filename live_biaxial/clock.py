@@ -237,7 +237,6 @@ class MidiClockFollower:
     # ---- pulses ------------------------------------------------------------------------------
     def _pulse(self, t: float) -> None:
         gap = t - self.last_pulse if self.last_pulse is not None else None
-        came_back = (gap is None or gap > self.dropout_s) and t - self._heard > self.dropout_s
         if self.predicted is not None and (self.dropped or gap is None or gap >= (MAX_LOST + 1) * self.interval):
             self._relock()  # the clock paused (or its pulses were held up): measure again from here
         give = self._lock_pulse(t) if self.predicted is None else self._place(t, gap)
@@ -245,7 +244,7 @@ class MidiClockFollower:
         if give == 0:
             return
         if not self.running:
-            self._idle(t, give, came_back)
+            self._idle(t, give, (gap is None or gap > self.dropout_s) and t - self._heard > self.dropout_s)
             return
         if self.dropped:
             self.dropped = False

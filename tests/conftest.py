@@ -1,3 +1,4 @@
+import functools
 import os
 import sys
 from pathlib import Path
@@ -69,6 +70,7 @@ def quiet_machine():
     return skip_where_busy()
 
 
+@functools.cache  # (asked by the report header and the fixture: one probe process)
 def jack_realtime() -> tuple[bool, str]:
     """Whether the tests' JACK server runs realtime (as musicians run it; LIVE_BIAXIAL_JACK_REALTIME=0 turns it
     off), and if not, why."""

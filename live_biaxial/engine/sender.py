@@ -41,12 +41,7 @@ class Sender:
 
     def at(self, when: float, msgs: list) -> list[Chunk]:
         """Send at a time: in chunks of burst_limit, burst_gap_s apart. Returns the chunks (their time may move)."""
-        size = self.burst_limit or len(msgs) or 1
-        chunks = [Chunk(when + (k // size) * self.burst_gap_s, self.epoch, msgs[k : k + size])
-                  for k in range(0, len(msgs), size)]
-        for chunk in chunks:
-            self._queue.put(chunk)
-        return chunks
+        return self._later(when, msgs, None, self.epoch)
 
     def release(self, msgs: list, send: Callable[[list], None], again_s: float | None = None) -> None:
         """Send a release by ``send`` now, whether or not the engine plays: past burst_limit, the rest from the
@@ -58,10 +53,14 @@ class Sender:
         if again_s is not None:
             self._later(time.perf_counter() + again_s, msgs, send, self.epoch)
 
-    def _later(self, when: float, msgs: list, send: Callable[[list], None], epoch: int | None) -> None:
+    def _later(self, when: float, msgs: list, send: Callable[[list], None] | None, epoch: int | None) -> list[Chunk]:
+        """Queue ``msgs`` to go at ``when``, burst_limit at a time, burst_gap_s apart; returns the chunks."""
         size = self.burst_limit or len(msgs) or 1
-        for k in range(0, len(msgs), size):
-            self._queue.put(Chunk(when + (k // size) * self.burst_gap_s, epoch, msgs[k : k + size], again=send))
+        chunks = [Chunk(when + (k // size) * self.burst_gap_s, epoch, msgs[k : k + size], again=send)
+                  for k in range(0, len(msgs), size)]
+        for chunk in chunks:
+            self._queue.put(chunk)
+        return chunks
 
     def now(self, msgs: list) -> None:
         """Send on the spot; past burst_limit, the rest follows burst_gap_s apart (from the thread)."""
