@@ -12,8 +12,19 @@ LIVE_MODULES = ("live_biaxial.cli", "live_biaxial.cli.play", "live_biaxial.cli.g
                 "live_biaxial.music.stats", "live_biaxial.plot")
 
 
+def test_the_top_level_is_the_design_s():
+    """live_biaxial/, training/, exported/, tests/, pyproject.toml, README.md; the training code is imported
+    from training/ as live_biaxial_training."""
+    import live_biaxial_training
+
+    for name in ("live_biaxial", "training", "exported", "tests", "pyproject.toml", "README.md"):
+        assert (ROOT / name).exists(), name
+    assert not (ROOT / "live_biaxial_training").exists()
+    assert live_biaxial_training.__file__.startswith(str(ROOT / "training"))
+
+
 def test_no_module_of_the_instrument_imports_torch():
-    """live_biaxial/ runs on onnxruntime alone; torch lives in live_biaxial_training/ only."""
+    """live_biaxial/ runs on onnxruntime alone; torch lives in training/ only."""
     hits = [str(p.relative_to(ROOT)) for p in (ROOT / "live_biaxial").rglob("*.py")
             if re.search(r"^\s*(import torch|from torch)", p.read_text(), re.M)]
     assert not hits, hits

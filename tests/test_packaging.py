@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ROOT
 
 # what a wheel is built from (the rest of the checkout is tests, benchmarks and run folders)
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "live_biaxial", "live_biaxial_training", "exported")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "live_biaxial", "training", "exported")
 
 
 def dependency_paths() -> list[str]:
