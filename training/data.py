@@ -24,6 +24,8 @@ from live_biaxial.music.generation import key_shift
 from live_biaxial.music.meter import grid
 from live_biaxial.music.stats import key_of, piece_keys, pitch_class_histogram
 
+from .scores import read_score, tune_key
+
 CACHE_VERSION = 2  # 2: MIDI files keep their time signatures
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 JSB_RESOLUTIONS = {"quarter": 1, "8th": 2, "16th": 4}  # steps per beat, from the file name
@@ -90,7 +92,7 @@ def _split_of(name: str) -> str:
     return "valid" if r == 0 else "test" if r == 1 else "train"
 
 
-def _load_midi(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, str]:
+def _load_midi(path: Path, steps_per_beat: int) -> tuple[tuple | None, str]:
     raw = path.read_bytes()
 
     def make():
@@ -106,7 +108,7 @@ def _load_midi(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, str]
     note = str(v["note"])
     if note.startswith("error:"):
         return None, note[len("error:"):]
-    return _with_grid(v["matrix"], v["meters"]), note
+    return (*_with_grid(v["matrix"], v["meters"]), None), note
 
 
 def _meters_array(meters: list) -> np.ndarray:
@@ -165,34 +167,51 @@ def _music21_files(spec: str) -> list[Path]:
     except ImportError as err:
         raise DataError("the music21 source needs the music21 package: pip install music21") from err
     paths = sorted(Path(str(p)) for p in corpus.getComposer(name))
+    mxl = {p.with_suffix("") for p in paths if p.suffix == ".mxl"}
+    paths = [p for p in paths if p.suffix != ".krn" or p.with_suffix("") not in mxl]  # one edition of each
     if not paths:
         raise DataError(f"music21:{name}: the music21 corpus has no composer '{name}' (try bach, palestrina, monteverdi)")
     return paths[: int(count)] if count else paths
 
 
-def _load_music21(path: Path, steps_per_beat: int) -> tuple[np.ndarray | None, str]:
+def _load_music21(path: Path, steps_per_beat: int) -> tuple[tuple | None, str]:
+    """A score of the music21 corpus with its parts apart (scores.py)."""
     raw = path.read_bytes()
 
     def make():
-        from music21 import converter
-
         try:
-            score = converter.parse(str(path))
-            midi_path = cache_dir() / "music21" / (path.stem + ".mid")
-            midi_path.parent.mkdir(parents=True, exist_ok=True)
-            score.write("midi", fp=str(midi_path))
-            m, rep = midi_to_matrix(midi_path, steps_per_beat)
-            return {"matrix": m, "note": np.array(rep.cut_reason), "meters": _meters_array(rep.meters)}
-        except BadMidiFile as err:
-            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array("error:" + err.reason),
-                    "meters": _meters_array([])}
+            return read_score(path, steps_per_beat)
         except Exception as err:  # music21 raises many types on odd scores
-            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "meters": _meters_array([]),
-                    "note": np.array(f"error:music21 could not read it ({err})")}
+            return {"matrix": np.zeros((0, N_NOTES, 2), np.uint8), "note": np.array(f"error:music21 could not read it ({err})")}
 
-    v = _cached(_cache_key(raw, "music21", steps_per_beat), make)
+    v = _cached(_cache_key(raw, "music21-parts", steps_per_beat), make)
     note = str(v["note"])
-    return (None, note[6:]) if note.startswith("error:") else (_with_grid(v["matrix"], v["meters"]), note)
+    if note.startswith("error:"):
+        return None, note[len("error:"):]
+    if v["matrix"].shape[0] == 0:
+        return None, "no notes"
+    voices = v["voices"] if v["voices"].size else None
+    return (v["matrix"], v["position"], v["meter"], voices), note
+
+
+def _music21_name(path: Path) -> str:
+    """'bach/bwv1.6.mxl', 'haydn/opus74no1/movement1.mxl': the path inside music21's corpus."""
+    from music21 import corpus
+
+    root = Path(corpus.__file__).parent
+    return str(path.relative_to(root)) if path.is_relative_to(root) else path.name
+
+
+def _held_out_tunes(jsb: dict[str, list[Piece]]) -> dict:
+    """A score's tune (scores.tune_key) -> the split of the first JSB piece with voices apart that has it,
+    the held-out splits first: a chorale the standard split holds out stays held out in another edition."""
+    tunes: dict = {}
+    for split in ("test", "valid", "train"):
+        for p in jsb[split]:
+            if p.voices is not None:
+                tunes.setdefault(tune_key(p.voices), split)
+    tunes.pop(None, None)
+    return tunes
 
 
 def load_data(
@@ -204,8 +223,11 @@ def load_data(
     """Load every source; a file that cannot be used is reported and skipped."""
     splits: dict[str, list[Piece]] = {s: [] for s in SPLITS}
     skipped: list[str] = []
-    for source in sources:
+    moved = 0
+    jsb: dict[str, list[Piece]] = {s: [] for s in SPLITS}
+    for source in sorted(sources, key=lambda s: s.startswith("music21:")):  # the JSB files' tunes first
         if source.startswith("music21:"):
+            tunes = _held_out_tunes(jsb)
             files = [(p, _load_music21) for p in _music21_files(source.split(":", 1)[1])]
             root = None
         else:
@@ -215,6 +237,7 @@ def load_data(
             if root.suffix.lower() == ".json":
                 for split, pieces in _load_jsb(root, steps_per_beat).items():
                     splits[split].extend(pieces)
+                    jsb[split].extend(pieces)
                 continue
             if root.is_dir():
                 try:
@@ -226,6 +249,7 @@ def load_data(
             else:
                 files = [root]
             files = [(p, _load_midi) for p in files]
+            tunes = {}
         for path, loader in files:
             try:
                 loaded, note = loader(path, steps_per_beat)
@@ -237,9 +261,16 @@ def load_data(
                 continue
             if note:
                 log(f"note: {path}: {note}")
-            name = str(path.relative_to(root)) if root is not None and root.is_dir() else path.name
-            matrix, position, meter = loaded
-            splits[_split_of(name)].append(Piece(name, matrix, position=position, meter=meter))
+            name = (_music21_name(path) if root is None else str(path.relative_to(root)) if root.is_dir()
+                    else path.name)
+            matrix, position, meter, voices = loaded
+            piece = Piece(name, matrix, voices, position=position, meter=meter)
+            split = tunes.get(tune_key(voices), _split_of(name)) if voices is not None else _split_of(name)
+            moved += split != _split_of(name)
+            splits[split].append(piece)
+    if moved:
+        log(f"{moved} score{'s' if moved != 1 else ''} of the music21 corpus put in the split of the JSB piece "
+            "with the same tune")
 
     short = {}
     for split in SPLITS:
