@@ -9,6 +9,7 @@ import numpy as np
 
 from .errors import ModelFileError
 from .music.chords import N_CHORDS
+from .music.controls import MODEL_TEMPERATURE_RANGE
 from .music.representation import N_NOTES
 
 FORMAT = "live-biaxial-onnx/1"  # a solo model: the player's notes, if any, are merged into its own
@@ -21,7 +22,6 @@ HARMONY_INPUTS = LISTENING_INPUTS + ("chord",)  # (3, 12) [pitch classes, root, 
 COMMON_TIME = np.array([16, 4], np.int64)  # 4/4 at 16ths
 OUTPUTS = ("new_notes", "probs", "new_state")
 HARMONY_OUTPUTS = OUTPUTS + ("plan",)  # (156,) logits of the next beat's chord (music/chords.py's classes)
-MIN_TEMPERATURE, MAX_TEMPERATURE = 0.1, 2.0  # bounds of a model's default temperature (metadata)
 # the shipped model: exported/ in a checkout (and an editable install), live_biaxial/exported/ in a wheel
 _CHECKOUT_MODEL = Path(__file__).resolve().parent.parent / "exported" / "default.onnx"
 DEFAULT_MODEL = _CHECKOUT_MODEL if _CHECKOUT_MODEL.exists() else Path(__file__).resolve().parent / "exported" / "default.onnx"
@@ -84,9 +84,9 @@ class Cell:
             self.temperature = float(self.meta.get("temperature", 1.0))
         except ValueError as err:
             raise ModelFileError(f"{self.path}: temperature metadata {self.meta['temperature']!r} is not a number") from err
-        if not MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE:
-            raise ModelFileError(f"{self.path}: temperature metadata {self.temperature:g} outside "
-                                 f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
+        low, high = MODEL_TEMPERATURE_RANGE
+        if not low <= self.temperature <= high:
+            raise ModelFileError(f"{self.path}: temperature metadata {self.temperature:g} outside {low:g}..{high:g}")
         self._outputs, self._plans, self._bindings = [], [], []
         for _ in range(2):
             out = (np.zeros((N_NOTES, 2), np.float32), np.zeros((N_NOTES, 2), np.float32),

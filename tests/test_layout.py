@@ -46,3 +46,22 @@ def test_the_training_commands_parse_their_own_options():
 
     args = build_parser(["train", "x.json"]).parse_args(["train", "x.json", "--batches", "5"])
     assert args.batches == 5 and args.data == ["x.json"]
+
+
+def test_the_training_code_never_imports_the_command_line_back():
+    """live_biaxial.cli dispatches to training/; training/ takes what it shares from the runtime's lower rooms
+    (music/, model_file, errors), never from the command line that calls it."""
+    hits = [str(p.relative_to(ROOT)) for p in (ROOT / "training").rglob("*.py")
+            if re.search(r"live_biaxial\.cli|from live_biaxial import cli", p.read_text())]
+    assert not hits, hits
+
+
+def test_each_command_declares_its_options_beside_its_code():
+    from live_biaxial.cli import build_parser
+
+    for argv, option in ((["play"], "--clock-in"), (["generate"], "--accompany"), (["ports"], "--api"),
+                         (["stats", "--data", "x"], "--reference"), (["export-onnx", "x.pt"], "--temperature"),
+                         (["bench"], "--int8")):
+        p = build_parser(argv)
+        sub = p._subparsers._group_actions[0].choices[argv[0]]
+        assert option in sub._option_string_actions, (argv, option)

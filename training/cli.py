@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from live_biaxial.music.controls import MODEL_TEMPERATURE_RANGE, TEMPERATURE_HELP
+
 from .config import ModelConfig, TrainConfig
 
 
@@ -150,6 +152,35 @@ def add_eval_args(p) -> None:
     p.add_argument("--json", dest="json_out", help="also write the metrics to this JSON file")
 
 
+def add_stats_args(p) -> None:
+    p.add_argument("--data", nargs="+", required=True, help="the data to compare with (as for train)")
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--split", default="valid", choices=["train", "valid", "test"], help="the data's pieces")
+    p.add_argument("--reference", default="train", choices=["train", "valid", "test"],
+                   help="the split both are compared with for the pitch-class distance")
+    p.add_argument("--pieces", type=int, default=8, help="generated pieces (seeds SEED..SEED+N-1)")
+    p.add_argument("--seed", type=int, default=0, help="the first piece's seed")
+    p.add_argument("--bars", type=int, default=16, help="length of each generated piece")
+    p.add_argument("--anti-silence", type=float, default=1.0, help="0 = off .. 1 = the original's rule against silence")
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
+    p.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+
+
+def add_export_args(p) -> None:
+    p.add_argument("checkpoint", help="a checkpoint file or run folder")
+    p.add_argument("--out", help="the .onnx file (default: exported/RUN.onnx)")
+    p.add_argument("--temperature", type=float,
+                   help="the model's own sampling temperature, {:g}..{:g}, used when a player names none (default 1)"
+                   .format(*MODEL_TEMPERATURE_RANGE))
+
+
+def add_bench_args(p) -> None:
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--steps", type=int, default=1000, help="time steps to time")
+    p.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    p.add_argument("--int8", action="store_true", help="also time an int8-quantised copy of the model")
+
+
 def run_eval(args) -> int:
     from . import checkpoint
     from .data import load_data
@@ -192,10 +223,10 @@ def run_stats(args) -> int:
     import json
     from pathlib import Path
 
-    from live_biaxial.cli.options import temperature_of
     from live_biaxial.errors import LiveBiaxialError
     from live_biaxial.model_file import Cell
     from live_biaxial.music.generation import generate, seed_step
+    from live_biaxial.music.controls import temperature_or_own
     from live_biaxial.music.stats import compare, table
 
     from .data import load_data  # numpy only: no torch
@@ -209,7 +240,7 @@ def run_stats(args) -> int:
     if not pieces or not reference:
         raise LiveBiaxialError(f"the {args.split} or {args.reference} split of {', '.join(args.data)} is empty")
     steps_per_bar = 4 * cell.steps_per_beat
-    temperature = temperature_of(args, cell)
+    temperature = temperature_or_own(args.temperature, cell.temperature)
     seeds = range(args.seed, args.seed + args.pieces)
     generated = [generate(cell, cell.state_size, args.bars * steps_per_bar, seed_notes=seed_step(), seed=s,
                           anti_silence=args.anti_silence, temperature=temperature)[0] for s in seeds]

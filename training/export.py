@@ -17,10 +17,11 @@ import torch
 
 from live_biaxial.errors import LiveBiaxialError, ModelFileError
 from live_biaxial.music.chords import ChordChart
+from live_biaxial.music.controls import MODEL_TEMPERATURE_RANGE
 from live_biaxial.music.generation import generate, seed_step
 from live_biaxial.music.harmony import HarmonyFollower
 from live_biaxial.model_file import (FORMAT, HARMONY_FORMAT, HARMONY_INPUTS, HARMONY_OUTPUTS, INPUTS, LISTENING_FORMAT,
-                                     LISTENING_INPUTS, MAX_TEMPERATURE, MIN_TEMPERATURE, OUTPUTS, Cell)
+                                     LISTENING_INPUTS, OUTPUTS, Cell)
 from live_biaxial.music.representation import HIGH_NOTE, LOW_NOTE, N_NOTES
 
 from . import checkpoint
@@ -40,9 +41,9 @@ def example_inputs(cell: StepCell) -> tuple:
 
 def export(checkpoint_path: str, out: str | None = None, log=print, temperature: float | None = None) -> Path:
     """temperature: the sampling temperature players use unless told otherwise (metadata; none = 1)."""
-    if temperature is not None and not MIN_TEMPERATURE <= temperature <= MAX_TEMPERATURE:
-        raise LiveBiaxialError(f"--temperature {temperature:g}: a model's temperature lies within "
-                               f"{MIN_TEMPERATURE:g}..{MAX_TEMPERATURE:g}")
+    low, high = MODEL_TEMPERATURE_RANGE
+    if temperature is not None and not low <= temperature <= high:
+        raise LiveBiaxialError(f"--temperature {temperature:g}: a model's temperature lies within {low:g}..{high:g}")
     model, blob = checkpoint.load_model(checkpoint_path)
     cell = StepCell(model)
     out_path = Path(out) if out else Path("exported") / (Path(blob["path"]).parent.name + ".onnx")

@@ -3,7 +3,30 @@
 from __future__ import annotations
 
 from ..errors import LiveBiaxialError
-from .options import harmony_of, key_of_args, meter_of, temperature_of
+from ..music.controls import TEMPERATURE_HELP, temperature_or_own
+from .options import add_harmony_args, add_key_args, add_meter_arg, harmony_of, key_of_args, meter_of
+
+
+def add_generate_args(p) -> None:
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped exported/default.onnx)")
+    p.add_argument("--bars", type=int, default=8, help="how many bars to compose")
+    p.add_argument("--bpm", type=float, default=100.0, help="the tempo written into the file")
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same piece")
+    p.add_argument("--anti-silence", type=float, default=1.0, help="0 = off .. 1 = the original's rule")
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
+    p.add_argument("--velocity", type=int, default=64, help="note-on velocity 1..127")
+    p.add_argument("--out", default="generated.mid", help="the MIDI file to write")
+    add_key_args(p)
+    add_meter_arg(p, from_file=True)
+    add_harmony_args(p, live=False)
+    p.add_argument("--prime", metavar="FILE.mid", help="go on from this MIDI file: the output is it, then --bars more")
+    p.add_argument("--accompany", metavar="PART.mid",
+                   help="play along with this part (a melody, a bass line, chords) for its length: the file gets "
+                        "the improviser's track first, then the part's")
+    p.add_argument("--no-doubling", action="store_true",
+                   help="a model that listens never plays a pitch you are sounding (octaves stay open; it then plays "
+                        "fewer tones of your chord: docs/listening.md)")
+    p.add_argument("--plot", help="also draw the piano roll to this PNG")
 
 
 def run_generate(args) -> int:
@@ -31,7 +54,7 @@ def run_generate(args) -> int:
     source = read_midi_file(args.accompany or args.prime) if args.accompany or args.prime else None
     (bar_steps, beat_steps), signature = meter_of(args, source)  # --meter, else the file's, else 4/4
     steps = args.bars * bar_steps
-    temperature = temperature_of(args, cell)
+    temperature = temperature_or_own(args.temperature, cell.temperature)
     key = key_of_args(args)
     root, scale, cadence = key or (0, "major", None)
     bias = Controls(key_root=root, scale=scale).play_bias if args.lock else None  # (78,) -inf outside the scale

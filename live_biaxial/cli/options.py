@@ -1,23 +1,8 @@
-"""Options shared by the commands that play the model (`play`, `generate`): temperature, key and meter."""
+"""Options shared by the commands that play the model (`play`, `generate`): key, meter and harmony."""
 
 from __future__ import annotations
 
 from ..errors import LiveBiaxialError
-
-TEMPERATURE_HELP = "sampling temperature, < 1: safer notes, > 1: wilder (default: the model's own, else 1)"
-
-
-def temperature_of(args, cell) -> float:
-    """--temperature if given, else the model's own (its metadata; 1 for models that name none)."""
-    from ..music.controls import TEMPERATURE_RANGE
-
-    if args.temperature is None:
-        return cell.temperature
-    low, high = TEMPERATURE_RANGE
-    if not low <= args.temperature <= high:
-        raise LiveBiaxialError(f"--temperature {args.temperature:g}: choose one within {low:g}..{high:g} (1 = plain sampling)")
-    return args.temperature
-
 
 def add_key_args(p) -> None:
     p.add_argument("--key", help="start in this key ('D minor', 'Bb'): the model first hears a cadence in it, I IV V I")

@@ -14,9 +14,58 @@ from ..engine import Engine, EngineSettings, Recorder
 from ..errors import LiveBiaxialError
 from ..model_file import Cell
 from ..music.cc_map import CCMap, default_path
-from ..music.controls import Controls
-from ..ports import PortWatch, backend, open_input, open_output, system_name
-from .options import harmony_of, key_of_args, meter_of, temperature_of
+from ..music.controls import TEMPERATURE_HELP, Controls, temperature_or_own
+from ..ports import APIS, PortWatch, backend, open_input, open_output, system_name
+from .options import add_harmony_args, add_key_args, add_meter_arg, harmony_of, key_of_args, meter_of
+
+
+def add_api_arg(p) -> None:
+    p.add_argument("--api", default="auto", choices=list(APIS),
+                   help="the MIDI system (auto: the first this platform has that answers; on Linux ALSA, then JACK)")
+
+
+def add_ports_args(p) -> None:
+    add_api_arg(p)
+
+
+def add_play_args(p) -> None:
+    p.add_argument("--port", help="output port: exact name or a unique part of it (default: a new virtual port)")
+    p.add_argument("--clock-in", help="follow the MIDI clock (Start/Stop/Continue/SPP) of this input port")
+    p.add_argument("--clock", choices=["internal", "link"], default="internal",
+                   help="internal (default), or link: join the Ableton Link session on this network (the link extra)")
+    p.add_argument("--quantum", type=float,
+                   help="with --clock link: beats in a bar of the session, our bars start on its phase 0 (default: "
+                        "the meter's bar, 4 in 4/4)")
+    p.add_argument("--input", help="listen to this input port: notes to answer, CCs to steer")
+    p.add_argument("--no-doubling", action="store_true",
+                   help="a model that listens never plays a pitch you are sounding (octaves stay open; it then plays "
+                        "fewer tones of your chord: docs/listening.md)")
+    p.add_argument("--cc-map", metavar="FILE", help="the CC mapping to load and save (default: the one in your "
+                   "config folder, as MIDI learn in the console saves it)")
+    add_api_arg(p)
+    p.add_argument("--model", help="an exported .onnx model (default: the shipped one)")
+    p.add_argument("--bpm", type=float, default=120.0,
+                   help="internal clock tempo, 20..300 (with --clock link: only a session founded by us)")
+    p.add_argument("--send-clock", action="store_true", help="also send MIDI clock, Start and Stop")
+    p.add_argument("--channel", type=int, default=1, help="MIDI channel 1..16")
+    p.add_argument("--split", metavar="BASS,TOP,REST",
+                   help="parts to channels: the lowest voice, the highest and the ones between, e.g. 2,3,1")
+    p.add_argument("--velocity", type=int, default=80, help="note-on velocity 1..127 (CC 22 moves it live)")
+    p.add_argument("--velocity-follows", action="store_true", help="velocity follows the play probability")
+    p.add_argument("--anti-silence", type=float, default=1.0, help="0 = off .. 1 = the original's rule against silence")
+    p.add_argument("--temperature", type=float, help=TEMPERATURE_HELP)
+    p.add_argument("--density", type=float, default=0.0, help="added to every play logit: -4 sparser .. +4 denser")
+    p.add_argument("--offset-ms", type=float, default=0.0, help="shift notes against the clock; negative = early")
+    p.add_argument("--on-tick", action="store_true",
+                   help="with --clock-in: send each 16th when its clock pulse arrives, not at its predicted time")
+    p.add_argument("--record", help="save what was played (and the human input) to this MIDI file")
+    p.add_argument("--bars", type=int, default=0, help="stop after this many bars (0 = until stopped)")
+    add_key_args(p)
+    add_meter_arg(p)
+    add_harmony_args(p, live=True)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sampling noise")
+    p.add_argument("--no-tui", action="store_true", help="headless: a log line per bar")
+    p.add_argument("--quiet", action="store_true", help="headless without the per-bar lines")
 
 
 def run_ports(args) -> int:
@@ -57,7 +106,7 @@ def run_play(args) -> int:
     harmony, strength = harmony_of(args, cell)  # a bad chart: one line, before any port
     b = backend(args.api)
     out = open_output(b, args.port)
-    controls = Controls(anti_silence=args.anti_silence, temperature=temperature_of(args, cell), velocity=args.velocity,
+    controls = Controls(anti_silence=args.anti_silence, temperature=temperature_or_own(args.temperature, cell.temperature), velocity=args.velocity,
                         velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
                         density=args.density, key_root=root, scale=scale if args.lock else "chromatic",
                         leave_players_notes=args.no_doubling, harmony=strength)

@@ -28,6 +28,8 @@ MINOR_SCALES = ("minor", "dorian", "harmonic minor")  # scales whose tonic chord
 _KEY_WORDS = {"": "major", "maj": "major", "m": "minor", "min": "minor", "harmonic": "harmonic minor"}
 
 TEMPERATURE_RANGE = (0.05, 3.0)  # what a player may set (1 = plain sampling)
+MODEL_TEMPERATURE_RANGE = (0.1, 2.0)  # a model's own temperature (its metadata), and what a knob sweeps
+TEMPERATURE_HELP = "sampling temperature, < 1: safer notes, > 1: wilder (default: the model's own, else 1)"
 # MIDI CC numbers on the --input port by default (documented in the README; MIDI learn changes them: cc_map.py)
 CC_ANTI_SILENCE, CC_TEMPERATURE, CC_VELOCITY, CC_DENSITY, CC_HARMONY = 20, 21, 22, 23, 24
 # the harmony control's default: how strongly notes off the chord are held back where a chord is known
@@ -36,7 +38,7 @@ HARMONY_DEFAULT = 0.5
 # the controls a knob can move, and how its value 0..127 maps onto each
 KNOBS = {
     "anti_silence": lambda v: v / 127.0,
-    "temperature": lambda v: 0.1 + 1.9 * v / 127.0,
+    "temperature": lambda v: MODEL_TEMPERATURE_RANGE[0] + (MODEL_TEMPERATURE_RANGE[1] - MODEL_TEMPERATURE_RANGE[0]) * v / 127.0,
     "velocity": lambda v: max(1, v),
     "density": lambda v: -4.0 + 8.0 * v / 127.0,
     "harmony": lambda v: v / 127.0,
@@ -106,3 +108,13 @@ def parse_key(text: str) -> tuple[int, str]:
         raise LiveBiaxialError(f"key {text!r}: write a note (C, F#, Bb, ...) and a scale ({names}), e.g. 'D minor' or 'Bb'")
     root = NOTE_NAMES.index(m.group(1).upper()) + {"#": 1, "b": -1, "": 0}[m.group(2)]
     return root % 12, scale
+
+
+def temperature_or_own(given: float | None, own: float) -> float:
+    """The temperature a player gives (--temperature), checked against TEMPERATURE_RANGE, else the model's own."""
+    if given is None:
+        return own
+    low, high = TEMPERATURE_RANGE
+    if not low <= given <= high:
+        raise LiveBiaxialError(f"--temperature {given:g}: choose one within {low:g}..{high:g} (1 = plain sampling)")
+    return given
