@@ -10,7 +10,7 @@ case and row. Cases:
   solo                          nobody plays, no chart
 Rows: each model at harmony 0 and at the default (and --sweep: more strengths), the arpeggiator (the given
 chord's tones, one a 16th up and down: all chord tones and no motion) and the data where there is one (Bach's
-other voices). Figures (music/listening.py): chord_tones (its note-16ths on tones of the chord given), together
+other voices). Figures (training/measures/listening.py): chord_tones (its note-16ths on tones of the chord given), together
 (its and the player's note-16ths on the beat's best triad of both: cases without a chord given), doubles_player,
 in_key, steps (struck notes a step from its nearest note before), repeated_bars, onset_bits, notes_per_16th.
     python -m bench.bench_harmony [--model M.onnx] [--baseline OLD.onnx] [--sweep] [--out F.json]
@@ -29,13 +29,13 @@ from bench.bench_listening import KEY_CHANGE, NAMES, PROGRESSIONS
 from bench.provenance import ROOT, provenance
 from live_biaxial.model_file import Cell
 from live_biaxial.music.chords import ChordChart, ChordTimeline, Chord, parse_chord, step_labels
-from live_biaxial.music.controls import HARMONY_DEFAULT
-from live_biaxial.music.generation import generate, seed_step
-from live_biaxial.music.harmony import PLAN_TEMPERATURE, HarmonyFollower
-from live_biaxial.music.listening import (best_triads, chord_masks, doubling_share, notes_per_step, onset_bits,
+from live_biaxial.steering.controls import HARMONY_DEFAULT
+from live_biaxial.steering.generation import generate, seed_step
+from live_biaxial.steering.harmony import PLAN_TEMPERATURE, HarmonyFollower
+from live_biaxial_training.measures.listening import (best_triads, chord_masks, doubling_share, notes_per_step, onset_bits,
                                           repeated_bar_share, scale_mask, share_in, share_in_known, step_share)
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
-from live_biaxial.music.stats import key_of, pitch_class_histogram
+from live_biaxial_training.measures.stats import key_of, pitch_class_histogram
 from live_biaxial_training.parts import voices_matrix  # numpy only
 
 JSB = ROOT.parent / "shared" / "data" / "jsb-chorales" / "Jsb16thSeparated.json"

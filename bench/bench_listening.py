@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from live_biaxial.model_file import Cell
-from live_biaxial.music.generation import generate, seed_step
-from live_biaxial.music.listening import (best_triads, doubling_share, notes_per_step, scale_mask, share_in,
+from live_biaxial.steering.generation import generate, seed_step
+from live_biaxial_training.measures.listening import (best_triads, doubling_share, notes_per_step, scale_mask, share_in,
                                           steps_to_follow, triad_mask)
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
-from live_biaxial.music.stats import key_of, pitch_class_histogram
+from live_biaxial_training.measures.stats import key_of, pitch_class_histogram
 from live_biaxial_training.parts import voices_matrix  # numpy only
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Static
 
-from .music.controls import KNOBS, NOTE_NAMES, SCALES
+from .steering.controls import KNOBS, NOTE_NAMES, SCALES
 from .music.representation import LOW_NOTE, N_NOTES
 
 SHADES = " ▁▂▃▄▅▆▇█"

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ModelFileError
 from .music.chords import N_CHORDS
-from .music.controls import MODEL_TEMPERATURE_RANGE
+from .steering.controls import MODEL_TEMPERATURE_RANGE
 from .music.representation import N_NOTES
 
 FORMAT = "live-biaxial-onnx/1"  # a solo model: the player's notes, if any, are merged into its own

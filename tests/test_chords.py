@@ -6,7 +6,7 @@ import pytest
 
 from live_biaxial.music.chords import (QUALITIES, Chord, ChordChart, ChordError, beat_labels, chord_inputs,
                                        chord_track, held_chord, parse_chord, read_chord_track, recognise, step_labels)
-from live_biaxial.music.harmony import HarmonyFollower, harmony_bias, track_chord
+from live_biaxial.steering.harmony import HarmonyFollower, harmony_bias, track_chord
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
 
 

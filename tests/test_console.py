@@ -8,7 +8,7 @@ import pytest
 
 from live_biaxial.clock import InternalClock
 from live_biaxial.console import ROLL_LOW, Console, prob_strip, roll_grid, roll_window
-from live_biaxial.music.controls import Controls
+from live_biaxial.steering.controls import Controls
 from live_biaxial.engine import Engine
 from live_biaxial.model_file import Cell
 from tests.fakes import FLAT_OUT, FakePort, flat_out

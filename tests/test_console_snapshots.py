@@ -75,7 +75,7 @@ def test_main_screen_on_a_link_session(snap_compare, frozen_engine):
 
 
 def test_midi_learn_screen_waiting_for_a_knob(snap_compare, frozen_engine, tmp_path):
-    from live_biaxial.music.cc_map import CCMap
+    from live_biaxial.steering.cc_map import CCMap
 
     frozen_engine.cc_map = CCMap({"anti_silence": (None, 20), "temperature": (4, 74), "velocity": (None, 22),
                                   "density": (None, 23)}, path=tmp_path / "cc-map.json")
@@ -86,7 +86,7 @@ def test_midi_learn_screen_waiting_for_a_knob(snap_compare, frozen_engine, tmp_p
 
 def test_main_screen_in_an_80x24_terminal_following_a_chart(snap_compare, frozen_engine):
     from live_biaxial.music.chords import ChordChart
-    from live_biaxial.music.harmony import HarmonyFollower
+    from live_biaxial.steering.harmony import HarmonyFollower
 
     frozen_engine.harmony = HarmonyFollower(ChordChart.parse("Am | F | C G | E7"))
     frozen_engine.harmony.choose(2, 5, 16)  # bar 3, 16th 6: C, the G next

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from live_biaxial.clock import sleep_until
-from live_biaxial.music.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls
+from live_biaxial.steering.controls import CC_ANTI_SILENCE, CC_DENSITY, CC_TEMPERATURE, Controls
 from live_biaxial.engine import Engine, EngineSettings, Recorder
 from live_biaxial.model_file import Cell
 from live_biaxial.music.representation import LOW_NOTE, midi_to_matrix
@@ -272,7 +272,7 @@ def test_without_a_prediction_the_notes_wait_for_the_tick(cell):
 
 
 def test_a_key_prime_is_heard_before_the_first_16th_and_not_played(cell):
-    from live_biaxial.music.generation import key_prime
+    from live_biaxial.steering.generation import key_prime
 
     prime = key_prime(2, minor=True)  # (16, 78, 2): I IV V I in D minor
     counting = CountingCell(cell)

@@ -9,8 +9,8 @@ import torch
 
 from live_biaxial.model_file import Cell
 from live_biaxial.music.chords import ChordChart, parse_chord
-from live_biaxial.music.generation import generate, seed_step
-from live_biaxial.music.harmony import HarmonyFollower
+from live_biaxial.steering.generation import generate, seed_step
+from live_biaxial.steering.harmony import HarmonyFollower
 from live_biaxial.music.representation import LOW_NOTE, N_NOTES
 from live_biaxial_training import checkpoint
 from live_biaxial_training.config import ModelConfig
@@ -165,7 +165,7 @@ def test_the_engine_takes_the_chord_track_apart_from_the_players_part(chord_file
 
 
 def test_the_engine_follows_the_chord_the_player_holds_and_the_harmony_control_keeps_to_it(tiny_model):
-    from live_biaxial.music.controls import Controls
+    from live_biaxial.steering.controls import Controls
 
     cell = CountingCell(Cell(tiny_model[1]))  # a solo model: the chord reaches it through the harmony control
     engine = flat_engine(cell, FakePort(), Controls(harmony=1.0))

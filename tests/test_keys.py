@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from live_biaxial.music.controls import SCALES, Controls, parse_key
+from live_biaxial.steering.controls import SCALES, Controls, parse_key
 from live_biaxial.errors import LiveBiaxialError
-from live_biaxial.music.generation import SEED_CHORD, key_prime, seed_step
+from live_biaxial.steering.generation import SEED_CHORD, key_prime, seed_step
 from live_biaxial.music.representation import LOW_NOTE
 
 

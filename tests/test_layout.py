@@ -8,8 +8,8 @@ from tests.conftest import ROOT
 
 LIVE_MODULES = ("live_biaxial.cli", "live_biaxial.cli.play", "live_biaxial.cli.generate", "live_biaxial.engine",
                 "live_biaxial.clock", "live_biaxial.ports", "live_biaxial.console", "live_biaxial.model_file",
-                "live_biaxial.music.representation", "live_biaxial.music.generation", "live_biaxial.music.controls",
-                "live_biaxial.music.stats", "live_biaxial.plot")
+                "live_biaxial.music.representation", "live_biaxial.steering.generation", "live_biaxial.steering.controls",
+                "live_biaxial.steering.harmony", "live_biaxial.steering.cc_map", "live_biaxial.plot")
 
 
 def test_the_top_level_is_the_design_s():
@@ -65,3 +65,33 @@ def test_each_command_declares_its_options_beside_its_code():
         p = build_parser(argv)
         sub = p._subparsers._group_actions[0].choices[argv[0]]
         assert option in sub._option_string_actions, (argv, option)
+
+
+# the runtime's rooms, lowest first: a module imports only from rooms below its own
+ROOMS = ("errors", "music", "steering", "model_file", "clock", "ports", "plot", "link_clock", "engine", "console",
+         "cli", "__main__")
+
+
+def _rooms_imported(path):
+    """The rooms of live_biaxial a module imports from (relative imports and absolute ones)."""
+    rel = path.relative_to(ROOT / "live_biaxial").with_suffix("")
+    package = list(rel.parts[:-1])
+    found = set()
+    for m in re.finditer(r"^\s*from (\.+)(\w*)[\w.]* import (\w+)", path.read_text(), re.M):
+        base = package[: len(package) - (len(m.group(1)) - 1)]
+        found.add((base + [m.group(2) or m.group(3)])[0])
+    found |= set(re.findall(r"^\s*(?:from|import) live_biaxial\.(\w+)", path.read_text(), re.M))
+    return found - {rel.parts[0]}
+
+
+def test_every_import_points_down_the_rooms():
+    """music/ (the note format) under steering/ (controls, the chord followed, generation) under the engine and
+    the commands: no arrow back up."""
+    upward = []
+    for path in (ROOT / "live_biaxial").rglob("*.py"):
+        own = path.relative_to(ROOT / "live_biaxial").with_suffix("").parts[0]
+        own = "__main__" if own == "__init__" else own
+        for room in _rooms_imported(path):
+            if room in ROOMS and ROOMS.index(room) >= ROOMS.index(own):
+                upward.append(f"{path.relative_to(ROOT)} -> {room}")
+    assert not upward, upward

@@ -9,7 +9,7 @@ import pytest
 from live_biaxial.console import Console
 from live_biaxial.engine import Engine
 from live_biaxial.model_file import Cell
-from live_biaxial.music.cc_map import CCMap
+from live_biaxial.steering.cc_map import CCMap
 from live_biaxial.ports import open_input
 from tests.conftest import run_cli
 from tests.daw import start_engine, stop_engine, wait_until

@@ -268,8 +268,8 @@ def test_generate_accompanies_a_part_in_its_meter_on_two_tracks(listening_file, 
 def test_a_listening_model_leaves_the_pitches_the_player_sounds_to_the_player(listening_file, leave):
     import mido
 
-    from live_biaxial.music.controls import Controls
-    from live_biaxial.music.generation import generate
+    from live_biaxial.steering.controls import Controls
+    from live_biaxial.steering.generation import generate
     from tests.fakes import CountingCell, FakePort, flat_engine, flat_out
 
     held = [60 - LOW_NOTE, 64 - LOW_NOTE, 67 - LOW_NOTE]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from live_biaxial.errors import ModelFileError
-from live_biaxial.music.generation import generate
+from live_biaxial.steering.generation import generate
 from live_biaxial.model_file import Cell
 from tests.conftest import ROOT, run_cli
 from live_biaxial_training.model import StepCell
@@ -250,7 +250,7 @@ def test_bad_temperatures_are_one_line(tiny, tmp_path):
 
 def test_generate_in_a_key_hears_its_cadence_and_can_lock_to_its_scale(tiny, tmp_path):
     """--key: the model hears I IV V I in the key first (not written); --lock: only the key's scale plays."""
-    from live_biaxial.music.generation import key_prime
+    from live_biaxial.steering.generation import key_prime
     from live_biaxial.music.representation import LOW_NOTE, midi_to_matrix, normalize
 
     out = tmp_path / "d.mid"

@@ -4,7 +4,7 @@ model plays after it; the anti-silence rule never drives the step graph out of i
 import mido
 import pytest
 
-from live_biaxial.music.generation import AntiSilence
+from live_biaxial.steering.generation import AntiSilence
 from tests.conftest import run_cli
 
 

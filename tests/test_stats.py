@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from live_biaxial.music.representation import pitches_to_matrix
-from live_biaxial.music.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
+from live_biaxial_training.measures.stats import (compare, histogram_distance, key_clarity, key_drift, key_normalised_histogram, minor_share,
                                 mode_histograms, music_stats, pitch_class_histogram, to_c)
 from tests.conftest import run_cli
 

@@ -145,7 +145,7 @@ def test_resume_with_longer_segments_fine_tunes_on_them(midi_folder, tmp_path):
 def test_a_key_memory_run_starts_from_a_trained_checkpoint_and_exports(midi_folder, tmp_path):
     import torch
 
-    from live_biaxial.music.generation import generate, seed_step
+    from live_biaxial.steering.generation import generate, seed_step
     from live_biaxial.model_file import Cell
 
     parent, run = tmp_path / "parent", tmp_path / "run"
@@ -340,8 +340,8 @@ def test_an_exported_model_trains_on_and_evaluates_like_its_checkpoint(midi_fold
 
 def test_home_key_moves_each_piece_to_c_major_or_a_minor():
     """--home-key: a cadence in D major lands in C major, one in E minor in A minor, by the nearest shift."""
-    from live_biaxial.music.generation import key_prime
-    from live_biaxial.music.stats import key_of, pitch_class_histogram
+    from live_biaxial.steering.generation import key_prime
+    from live_biaxial_training.measures.stats import key_of, pitch_class_histogram
     from live_biaxial_training.data import Data, Piece, home_key_shift, to_home_key, transposed
 
     d_major = (np.tile(key_prime(2), (4, 1, 1)) > 0).astype(np.uint8)  # (64, 78, 2)
@@ -373,7 +373,7 @@ def test_a_home_key_run_trains_on_moved_pieces_and_says_so(midi_folder, tmp_path
 
 
 def test_minor_weight_draws_pieces_in_minor_keys_that_many_times_as_often():
-    from live_biaxial.music.generation import key_prime
+    from live_biaxial.steering.generation import key_prime
     from live_biaxial_training.data import Piece, minor_weights, sample_batch
 
     major = (np.tile(key_prime(2), (8, 1, 1)) > 0).astype(np.uint8)  # D major, 128 steps

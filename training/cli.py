@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from live_biaxial.music.controls import MODEL_TEMPERATURE_RANGE, TEMPERATURE_HELP
+from live_biaxial.steering.controls import MODEL_TEMPERATURE_RANGE, TEMPERATURE_HELP
 
 from .config import ModelConfig, TrainConfig
 
@@ -225,9 +225,9 @@ def run_stats(args) -> int:
 
     from live_biaxial.errors import LiveBiaxialError
     from live_biaxial.model_file import Cell
-    from live_biaxial.music.generation import generate, seed_step
-    from live_biaxial.music.controls import temperature_or_own
-    from live_biaxial.music.stats import compare, table
+    from live_biaxial.steering.generation import generate, seed_step
+    from live_biaxial.steering.controls import temperature_or_own
+    from live_biaxial_training.measures.stats import compare, table
 
     from .data import load_data  # numpy only: no torch
 

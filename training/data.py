@@ -20,9 +20,9 @@ import numpy as np
 
 from live_biaxial.errors import BadMidiFile, DataError
 from live_biaxial.music.representation import N_NOTES, midi_to_matrix, pitches_to_matrix, voices_to_matrix
-from live_biaxial.music.generation import key_shift
+from live_biaxial.steering.generation import key_shift
 from live_biaxial.music.meter import grid
-from live_biaxial.music.stats import key_of, piece_keys, pitch_class_histogram
+from live_biaxial_training.measures.stats import key_of, piece_keys, pitch_class_histogram
 
 from .scores import read_score, tune_key
 

@@ -17,9 +17,9 @@ import torch
 
 from live_biaxial.errors import LiveBiaxialError, ModelFileError
 from live_biaxial.music.chords import ChordChart
-from live_biaxial.music.controls import MODEL_TEMPERATURE_RANGE
-from live_biaxial.music.generation import generate, seed_step
-from live_biaxial.music.harmony import HarmonyFollower
+from live_biaxial.steering.controls import MODEL_TEMPERATURE_RANGE
+from live_biaxial.steering.generation import generate, seed_step
+from live_biaxial.steering.harmony import HarmonyFollower
 from live_biaxial.model_file import (FORMAT, HARMONY_FORMAT, HARMONY_INPUTS, HARMONY_OUTPUTS, INPUTS, LISTENING_FORMAT,
                                      LISTENING_INPUTS, OUTPUTS, Cell)
 from live_biaxial.music.representation import HIGH_NOTE, LOW_NOTE, N_NOTES

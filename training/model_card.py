@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from live_biaxial.model_file import Cell
-from live_biaxial.music.stats import table
+from live_biaxial_training.measures.stats import table
 
 
 def stats_section(stats_json: str | None) -> str:

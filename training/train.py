@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from live_biaxial.music.generation import generate
+from live_biaxial.steering.generation import generate
 from live_biaxial.music.representation import matrix_to_midi
 
 from . import checkpoint, precision
@@ -49,7 +49,7 @@ def make_optimizer(model, cfg: TrainConfig):
 
 
 def torch_cell(cell: StepCell):
-    """Wrap a StepCell as the numpy callable that live_biaxial.music.generation expects."""
+    """Wrap a StepCell as the numpy callable that live_biaxial.steering.generation expects."""
 
     @torch.no_grad()
     def step(*arrays):

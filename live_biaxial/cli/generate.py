@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import LiveBiaxialError
-from ..music.controls import TEMPERATURE_HELP, temperature_or_own
+from ..steering.controls import TEMPERATURE_HELP, temperature_or_own
 from .options import add_harmony_args, add_key_args, add_meter_arg, harmony_of, key_of_args, meter_of
 
 
@@ -36,9 +36,9 @@ def run_generate(args) -> int:
     import numpy as np
 
     from ..model_file import Cell
-    from ..music.controls import Controls
+    from ..steering.controls import Controls
     from ..music.chords import chord_track
-    from ..music.generation import generate, seed_step
+    from ..steering.generation import generate, seed_step
     from ..music.representation import matrix_to_midi, midi_to_matrix, note_ons, read_midi_file
 
     if args.bars < 1 or not 20 <= args.bpm <= 300:

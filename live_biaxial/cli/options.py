@@ -11,8 +11,8 @@ def add_key_args(p) -> None:
 
 def key_of_args(args):
     """--key as (root, scale, the cadence (16, 78, 2) the model hears first), or None; --lock needs --key."""
-    from ..music.controls import MINOR_SCALES, parse_key
-    from ..music.generation import key_prime
+    from ..steering.controls import MINOR_SCALES, parse_key
+    from ..steering.generation import key_prime
 
     if args.key is None:
         if args.lock:
@@ -32,7 +32,7 @@ def add_meter_arg(p, from_file: bool = False) -> None:
 def add_harmony_args(p, live: bool) -> None:
     """--chords, --chords-from, --harmony (and, live, --chord-channel): where the chord comes from, how firmly
     it is kept to."""
-    from ..music.controls import HARMONY_DEFAULT
+    from ..steering.controls import HARMONY_DEFAULT
 
     p.add_argument("--chords", metavar="CHART",
                    help='a chord chart to follow, e.g. "Am | F | C G | E7" (bars split by |, the chords of a bar '
@@ -52,7 +52,7 @@ def harmony_of(args, cell, record: bool = False):
     """The harmony follower of --chords / --chords-from (first found wins: a chart, a chord track, the player's
     chord, the model's plan) and the harmony control's strength; bad values are one line."""
     from ..music.chords import ChordChart, read_chord_track
-    from ..music.harmony import HarmonyFollower
+    from ..steering.harmony import HarmonyFollower
 
     if args.chords and args.chords_from:
         raise LiveBiaxialError("--chords and --chords-from: choose one chart")

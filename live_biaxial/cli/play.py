@@ -13,8 +13,8 @@ from ..clock import PULSES_PER_16TH, InternalClock, MidiClockFollower, SinkTap
 from ..engine import Engine, EngineSettings, Recorder
 from ..errors import LiveBiaxialError
 from ..model_file import Cell
-from ..music.cc_map import CCMap, default_path
-from ..music.controls import TEMPERATURE_HELP, Controls, temperature_or_own
+from ..steering.cc_map import CCMap, default_path
+from ..steering.controls import TEMPERATURE_HELP, Controls, temperature_or_own
 from ..ports import APIS, PortWatch, backend, open_input, open_output, system_name
 from .options import add_harmony_args, add_key_args, add_meter_arg, harmony_of, key_of_args, meter_of
 

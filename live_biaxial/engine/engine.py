@@ -25,10 +25,10 @@ import mido
 import numpy as np
 
 from ..clock import PULSES_PER_16TH
-from ..music.cc_map import CCMap
-from ..music.controls import Controls
-from ..music.generation import AntiSilence, hear, leave_to_player, seed_step
-from ..music.harmony import HarmonyFollower, harmony_bias
+from ..steering.cc_map import CCMap
+from ..steering.controls import Controls
+from ..steering.generation import AntiSilence, hear, leave_to_player, seed_step
+from ..steering.harmony import HarmonyFollower, harmony_bias
 from ..music.representation import LOW_NOTE, N_NOTES, PLAY
 from .notes import SoundingNotes
 from .sender import Chunk, Sender

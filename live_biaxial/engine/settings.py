@@ -38,7 +38,7 @@ class EngineSettings:
     late_step: bool = True
     margin_s: float = 0.004
     # The chord track: notes on this channel (0-based) of the input port are the chord to follow, not the
-    # player's part (music/harmony.py); None: every note is the player's.
+    # player's part (steering/harmony.py); None: every note is the player's.
     chord_channel: int | None = None
 
     @property

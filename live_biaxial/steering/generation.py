@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .harmony import harmony_bias
-from .representation import LOW_NOTE, N_NOTES
+from ..music.representation import LOW_NOTE, N_NOTES
 
 SEED_CHORD = (48, 55, 64, 72)  # C3 G3 E4 C5: the step every walk starts from (live, generate, stats, export)
 

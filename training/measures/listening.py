@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .representation import PITCH_CLASS
+from live_biaxial.music.representation import PITCH_CLASS
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor and its leading tone (harmonic minor's)

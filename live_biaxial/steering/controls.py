@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from ..errors import LiveBiaxialError
-from .representation import LOW_NOTE, N_NOTES
+from ..music.representation import LOW_NOTE, N_NOTES
 
 SCALES = {
     "chromatic": tuple(range(12)),

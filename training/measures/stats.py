@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .representation import LOW_NOTE
+from live_biaxial.music.representation import LOW_NOTE
 
 # Krumhansl-Kessler key profiles (C major, C minor), to bring every piece to one key before
 # comparing pitch-class histograms: pieces in different keys would otherwise look unlike.

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chords import CHORD_ROWS, N_CHORDS, Chord, ChordChart, held_chord, recognise
-from .representation import PITCH_CLASS
+from ..music.chords import CHORD_ROWS, N_CHORDS, Chord, ChordChart, held_chord, recognise
+from ..music.representation import PITCH_CLASS
 
 SOURCES = ("chart", "track", "player", "plan")
 PLAN_TEMPERATURE = 0.5  # the plan's logits are divided by this before a chord is drawn
