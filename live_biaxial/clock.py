@@ -88,6 +88,12 @@ class ThreadedClock:
         """Stop for good (play's exit)."""
         self.stop()
 
+    def __enter__(self) -> ThreadedClock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 class InternalClock(ThreadedClock):
     """Pulses from perf_counter at a tempo that can change while playing."""

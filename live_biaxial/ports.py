@@ -122,17 +122,57 @@ def find(name: str, available: list[str], kind: str) -> str:
     raise PortError(f"no {kind} port matches {name!r}; {kind} ports: {listing}")
 
 
-def open_output(b: mido.Backend, name: str | None):
+def open_output(b: mido.Backend, name: str | None) -> OutputPort:
     """An existing output by name, or (name None) a new virtual output called live-biaxial, of a client called
     live-biaxial (JACK shows it as live-biaxial:live-biaxial; without the client's name, RtMidiOut Client)."""
     try:
         if name is None:
-            return b.open_output(VIRTUAL_NAME, virtual=True, client_name=VIRTUAL_NAME)
-        return b.open_output(find(name, b.get_output_names(), "output"))
+            return OutputPort(b.api, VIRTUAL_NAME, virtual=True)
+        return OutputPort(b.api, find(name, b.get_output_names(), "output"))
     except PortError:
         raise
     except Exception as err:
         raise PortError(f"cannot open output {name or VIRTUAL_NAME!r}: {err}") from err
+
+
+class OutputPort:
+    """A MIDI output through python-rtmidi: ``send(msg)`` a mido message, and for the port watch the system's
+    output names listed through this port's own client and ``reopen()`` (a mido port keeps its rtmidi object
+    private). A context manager; ``close()`` once."""
+
+    def __init__(self, api: str, name: str, virtual: bool = False):
+        import rtmidi
+
+        self.name = name
+        self._rt = rtmidi.MidiOut(getattr(rtmidi, f"API_{api}"), name=VIRTUAL_NAME if virtual else None)
+        if virtual:
+            self._rt.open_virtual_port(name)
+        else:
+            self._rt.open_port(self.port_names().index(name))
+        self.closed = False
+
+    def send(self, msg: mido.Message) -> None:
+        self._rt.send_message(msg.bytes())
+
+    def port_names(self) -> list[str]:
+        return self._rt.get_ports()
+
+    def reopen(self) -> None:
+        """Connect again to the port of this name (it went away and is back)."""
+        self._rt.close_port()
+        self._rt.open_port(self.port_names().index(self.name))
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._rt.close_port()
+            self._rt.delete()
+
+    def __enter__(self) -> OutputPort:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def open_input(b: mido.Backend, name: str, callback, stamped: bool = False):
@@ -251,10 +291,18 @@ class PolledInput:
         return msgs
 
     def close(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._thread.join(timeout=2)
         self._rt.close_port()
         self._rt.delete()
+
+    def __enter__(self) -> PolledInput:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class PortWatch:
@@ -276,13 +324,10 @@ class PortWatch:
         self._thread = threading.Thread(target=self._run, name="port-watch", daemon=True)
         self._thread.start()
 
-    def _names(self) -> list[str]:
-        return self.out._rt.get_ports()  # mido's rtmidi port keeps its rtmidi.MidiOut here
-
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                present = self.out.name in self._names()
+                present = self.out.name in self.out.port_names()
             except Exception:  # the MIDI system itself went away
                 present = False
             if present != self.lost:  # nothing changed
@@ -293,13 +338,18 @@ class PortWatch:
                 continue
             try:
                 with self.lock:
-                    self.out._rt.close_port()
-                    self.out._rt.open_port(self._names().index(self.out.name))
+                    self.out.reopen()
             except Exception:
                 continue  # try again on the next check
             self.lost = False
             self.on_back()
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
+
+    def __enter__(self) -> PortWatch:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -207,7 +207,7 @@ def run_play(args) -> int:
         guard.daemon = True
         guard.start()
         if watch:
-            watch.stop()
+            watch.close()
         if follower:
             follower.close()
         for port in ins:
