@@ -12,19 +12,35 @@ FLAT_OUT = EngineSettings(max_wait_s=10.0, quiet_share=0.0, late_step=False)
 
 
 class FakePort:
+    """An output port (ports.OutputPort's methods) that keeps what it is sent; ``broken``: it raises as a
+    port that went away."""
+
     name = "fake"
 
     def __init__(self):
         self.sent = []
         self.broken = False
+        self.closed = False
 
     def send(self, msg):
         if self.broken:
             raise OSError("port gone")
         self.sent.append(msg)
 
+    def port_names(self):
+        return [] if self.broken else [self.name]
+
+    def reopen(self):
+        self.broken = False
+
     def close(self):
-        pass
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def hanging_notes(msgs):

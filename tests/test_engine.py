@@ -401,6 +401,7 @@ def test_play_sends_from_a_thread_of_its_own(monkeypatch, tmp_path):
     assert any(m.type == "note_on" for m in port.sent) and not hanging_notes(port.sent)
     note_ons = [thread for thread, m in port.senders if m.type == "note_on"]
     assert note_ons and threading.main_thread() not in note_ons  # the main thread only releases, at the end
+    assert port.closed
 
 
 def test_play_ends_with_one_line_and_every_note_released_when_an_input_stops_listening(monkeypatch, capsys):
@@ -419,6 +420,12 @@ def test_play_ends_with_one_line_and_every_note_released_when_an_input_stops_lis
 
         def close(self):
             pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.close()
 
     port = FakePort()
     monkeypatch.setattr(play, "backend", lambda api: type("B", (), {"api": "fake"})())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -105,119 +106,159 @@ def run_play(args) -> int:
     cell = Cell(args.model)
     harmony, strength = harmony_of(args, cell)  # a bad chart: one line, before any port
     b = backend(args.api)
-    out = open_output(b, args.port)
-    controls = Controls(anti_silence=args.anti_silence, temperature=temperature_or_own(args.temperature, cell.temperature), velocity=args.velocity,
-                        velocity_follows_probability=args.velocity_follows, channel=args.channel - 1,
-                        density=args.density, key_root=root, scale=scale if args.lock else "chromatic",
-                        leave_players_notes=args.no_doubling, harmony=strength)
-    recorder = Recorder(args.record, args.bpm) if args.record else None
-    tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
-    quiet = args.quiet or tui
-    meter, _ = meter_of(args)
-    settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed, split=split, meter=meter,
-                              burst_limit=6 if b.api == "UNIX_JACK" else 0,
-                              send_early=bool(args.clock_in) and not args.on_tick,
-                              chord_channel=None if args.chord_channel is None else args.chord_channel - 1)
-    engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence, cc_map=cc_map, harmony=harmony,
-                    on_bar=None if quiet else (lambda info: print(bar_line(info), flush=True))).open()
-    ins = []
-    done = threading.Event()
-    watch = _watch_port(out, engine, quiet_lines=tui) if args.port else None
-
     stopped_by: list[int] = []  # the signals that came: the first sets the exit code (SIGINT 130, SIGTERM 143)
+    closing_guard = _ClosingGuard(stopped_by)
+    with contextlib.ExitStack() as ports:  # closed last, each in turn, under the guard
+        ports.callback(closing_guard.cancel)
+        out = ports.enter_context(open_output(b, args.port))
+        controls = Controls(anti_silence=args.anti_silence, temperature=temperature_or_own(args.temperature, cell.temperature),
+                            velocity=args.velocity, velocity_follows_probability=args.velocity_follows,
+                            channel=args.channel - 1, density=args.density, key_root=root,
+                            scale=scale if args.lock else "chromatic", leave_players_notes=args.no_doubling,
+                            harmony=strength)
+        recorder = Recorder(args.record, args.bpm) if args.record else None
+        tui = sys.stdout.isatty() and not args.no_tui and not args.quiet
+        meter, _ = meter_of(args)
+        settings = EngineSettings(offset_s=args.offset_ms / 1000.0, seed=args.seed, split=split, meter=meter,
+                                  burst_limit=6 if b.api == "UNIX_JACK" else 0,
+                                  send_early=bool(args.clock_in) and not args.on_tick,
+                                  chord_channel=None if args.chord_channel is None else args.chord_channel - 1)
+        engine = Engine(cell, out, controls, settings, recorder=recorder, prime=cadence, cc_map=cc_map, harmony=harmony,
+                        on_bar=None if args.quiet or tui else (lambda info: print(bar_line(info), flush=True)))
+        take = _Take(engine, ports, stopped_by)
+        try:
+            with take:
+                if args.port:
+                    ports.enter_context(_watch_port(out, engine, quiet_lines=tui))
+                take.open_sources(args, b, meter, out)
+                print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" + take.source,
+                      flush=True)
+                print(f"live-biaxial: harmony {controls.harmony:g}; chords from "
+                      f"{harmony.describe(args.chord_channel)}", flush=True)
+                take.started = True  # every port open: from here on there is a take to sum up
+                limit = args.bars * meter[0] if args.bars else None
+                if tui:
+                    take.play_in_console(out, limit)
+                else:
+                    take.play_headless(limit)
+        finally:  # every note is off now (the take closed the clock, then the engine)
+            if recorder:
+                _save(recorder)
+            time.sleep(0.25)  # let the MIDI driver deliver them before the ports go (JACK flushes per cycle)
+            if take.started:
+                _summary(engine, take.follower, take.inputs)  # before the ports close: closing one may hang
+            closing_guard.start()
+    if take.crashed:
+        print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
+        return 1
+    return closing_guard.code()
 
-    def terminate(signum, frame):
-        stopped_by.append(signum)
-        raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, terminate)
-    clock = follower = None
-    crashed = started = False
-    try:
+class _ClosingGuard:
+    """Closing an input can wait on the MIDI driver's thread while that thread waits for the GIL; the notes
+    are already off by then, so a close that takes over 3 s ends the process with the take's exit code."""
+
+    def __init__(self, stopped_by: list[int]):
+        self.stopped_by = stopped_by
+        self._timer = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(self.code())))
+        self._timer.daemon = True
+
+    def code(self) -> int:
+        """The shell's convention: 130 for SIGINT, 143 for SIGTERM, else 0."""
+        return 128 + self.stopped_by[0] if self.stopped_by else 0
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()  # closed in time: the exit is the caller's again
+
+
+class _Take:
+    """One run of `play`: the clock sources opened into ``ports`` and played until the clock ends, a signal
+    comes, the console closes or an input dies. Leaving it, the clock closes, then the engine (every sounding
+    note gets its note-off, then CC 123; Start/Continue ignored from then on); Ctrl-C and SIGTERM end it."""
+
+    def __init__(self, engine: Engine, ports: contextlib.ExitStack, stopped_by: list[int]):
+        self.engine, self.ports, self.stopped_by = engine, ports, stopped_by
+        self.inputs: list = []
+        self.clock = self.follower = None
+        self.source = ""
+        self.started = self.crashed = False
+
+    def __enter__(self) -> _Take:
+        def terminate(signum, frame):
+            self.stopped_by.append(signum)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, terminate)
+        signal.signal(signal.SIGINT, terminate)
+        self.engine.open()
+        return self
+
+    def __exit__(self, kind, err, tb) -> bool:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # from here on a signal only waits its turn: notes off, recording
+            signal.signal(sig, lambda signum, frame: self.stopped_by.append(signum))
+        if kind is KeyboardInterrupt:
+            if not self.stopped_by:  # a KeyboardInterrupt from elsewhere is Ctrl-C too
+                self.stopped_by.append(signal.SIGINT)
+            print("\nlive-biaxial: stopping", file=sys.stderr)
+        if self.clock is not None:
+            self.clock.close()  # a Link clock also leaves the session
+        self.engine.close()
+        return kind is KeyboardInterrupt
+
+    def open_sources(self, args, b, meter, out) -> None:
+        """The inputs (the player's; a DAW's clock) into ``ports``, and the clock that drives the engine."""
         if args.input:
-            ins.append(open_input(b, args.input, callback=engine.human))
+            self.inputs.append(self.ports.enter_context(open_input(b, args.input, callback=self.engine.human)))
         if args.clock_in:
-            follower = MidiClockFollower(engine, bar_pulses=meter[0] * PULSES_PER_16TH)
-            ins.append(open_input(b, args.clock_in, callback=follower, stamped=True))
+            self.follower = self.ports.enter_context(
+                MidiClockFollower(self.engine, bar_pulses=meter[0] * PULSES_PER_16TH))
+            self.inputs.append(self.ports.enter_context(open_input(b, args.clock_in, callback=self.follower,
+                                                                   stamped=True)))
         if args.clock == "link":
             from ..link_clock import LinkClock
 
-            clock = LinkClock(engine, args.bpm, quantum=args.quantum or meter[0] / 4)
-            source = f", joining the Link session (bars of {clock.quantum:g} beats; it plays when the session plays)"
+            self.clock = LinkClock(self.engine, args.bpm, quantum=args.quantum or meter[0] / 4)
+            self.source = f", joining the Link session (bars of {self.clock.quantum:g} beats; it plays when the session plays)"
         elif args.clock_in:
-            source = f", following the clock of {ins[-1].name!r}"
+            self.source = f", following the clock of {self.inputs[-1].name!r}"
         else:
-            clock = InternalClock(engine, args.bpm)
-            source = f" at {args.bpm:g} BPM"
-        if clock is not None and args.send_clock:
-            clock.sink = _ClockOut(engine, out)
-        print(f"live-biaxial: playing {cell.path.name} to {out.name!r} ({system_name(b)})" + source, flush=True)
-        print(f"live-biaxial: harmony {controls.harmony:g}; chords from {harmony.describe(args.chord_channel)}", flush=True)
-        started = True  # every port open: from here on there is a take to sum up
-        limit = args.bars * meter[0] if args.bars else None
-        if tui:
-            from ..console import Console
+            self.clock = InternalClock(self.engine, args.bpm)
+            self.source = f" at {args.bpm:g} BPM"
+        if self.clock is not None and args.send_clock:
+            self.clock.sink = _ClockOut(self.engine, out)
 
-            if clock is not None:
-                clock.start_thread(limit)
-            ports = f"out: {out.name}" + "".join(f"  in: {p.name}" for p in ins)
-            # Textual trusts COLUMNS/LINES over the terminal; a shell may export stale ones
-            # (seen in a fresh tmux pane: the console drew 80 x 24 in a 130 x 45 window)
-            os.environ.pop("COLUMNS", None)
-            os.environ.pop("LINES", None)
-            app = Console(engine, clock=clock, follower=follower, ports=ports, inputs=ins)
-            app.run()  # an error inside the console ends the app (terminal restored, traceback shown)
-            crashed = bool(app.return_code)
-            if clock is not None:
-                clock.stop()
-        else:
-            # The clock plays on its own thread, the main one only waits: a signal lands here, never
-            # between a message going to the port and its being counted (or recorded).
-            ticking = clock.start_thread(limit) if clock is not None else None
-            while not done.wait(0.05):
-                while follower is not None and follower.notes:  # what the clock did that the musician must know
-                    print(f"live-biaxial: {follower.notes.popleft()}", flush=True)
-                dead = next((p.dead for p in ins if getattr(p, "dead", "")), "")
-                if dead:  # an input that cannot listen any more: say so and stop, notes released
-                    raise LiveBiaxialError(f"{dead}; every note was released")
-                if ticking is not None and not ticking.is_alive():
-                    break
-                if ticking is None and limit is not None and engine.sixteenth >= limit:
-                    break
-    except KeyboardInterrupt:
-        if not stopped_by:  # a KeyboardInterrupt from elsewhere is Ctrl-C too
-            stopped_by.append(signal.SIGINT)
-        print("\nlive-biaxial: stopping", file=sys.stderr)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):  # from here on a signal only waits its turn: notes off, recording
-            signal.signal(sig, lambda signum, frame: stopped_by.append(signum))
-        if clock is not None:
-            clock.close()  # a Link clock also leaves the session
-        engine.close()  # every sounding note gets its note-off, then CC 123; Start/Continue now ignored
-        if recorder:
-            _save(recorder)
-        time.sleep(0.25)  # let the MIDI driver deliver them before the port goes (JACK flushes per cycle)
-        code = 128 + stopped_by[0] if stopped_by else 0  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
-        if started:
-            _summary(engine, follower, ins)  # before the ports close: closing one may hang (the guard below)
-        # Closing an input can wait on the MIDI driver's thread while that thread waits for the GIL;
-        # the notes are already off, so never let that hang the exit.
-        guard = threading.Timer(3.0, lambda: (sys.stdout.flush(), os._exit(code)))
-        guard.daemon = True
-        guard.start()
-        if watch:
-            watch.close()
-        if follower:
-            follower.close()
-        for port in ins:
-            port.close()
-        out.close()
-        guard.cancel()  # closed in time: the exit is the caller's again
-    if crashed:
-        print("live-biaxial: the console failed (above); every note was released", file=sys.stderr)
-        return 1
-    return code
+    def play_in_console(self, out, limit: int | None) -> None:
+        from ..console import Console
+
+        if self.clock is not None:
+            self.clock.start_thread(limit)
+        ports = f"out: {out.name}" + "".join(f"  in: {p.name}" for p in self.inputs)
+        # Textual trusts COLUMNS/LINES over the terminal; a shell may export stale ones
+        # (seen in a fresh tmux pane: the console drew 80 x 24 in a 130 x 45 window)
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
+        app = Console(self.engine, clock=self.clock, follower=self.follower, ports=ports, inputs=self.inputs)
+        app.run()  # an error inside the console ends the app (terminal restored, traceback shown)
+        self.crashed = bool(app.return_code)
+
+    def play_headless(self, limit: int | None) -> None:
+        """The clock plays on its own thread, this one only waits: a signal lands here, never between a message
+        going to the port and its being counted (or recorded)."""
+        ticking = self.clock.start_thread(limit) if self.clock is not None else None
+        while True:
+            time.sleep(0.05)
+            while self.follower is not None and self.follower.notes:  # what the clock did that the musician must know
+                print(f"live-biaxial: {self.follower.notes.popleft()}", flush=True)
+            dead = next((p.dead for p in self.inputs if getattr(p, "dead", "")), "")
+            if dead:  # an input that cannot listen any more: say so and stop, notes released
+                raise LiveBiaxialError(f"{dead}; every note was released")
+            if ticking is not None and not ticking.is_alive():
+                return
+            if ticking is None and limit is not None and self.engine.sixteenth >= limit:
+                return
 
 
 def _summary(engine: Engine, follower, ins) -> None:
