@@ -196,171 +196,223 @@ def train(
     rank = int(os.environ.get("RANK", "0"))
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
-    main = rank == 0
     dev = pick_device(device)
     if dev.type == "cuda" and world > 1:
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    out_dir = Path(out_dir)
-    last_path = out_dir / "last.pt"
-
-    torch.manual_seed(cfg.seed)
-    start_step, best = 0, float("inf")
-    blob = None
-    if resume:
-        blob = checkpoint.load(last_path)
-        model_config = ModelConfig.from_dict(blob["model_config"])
-        run_cfg = TrainConfig.from_dict(blob["train_config"])
-        cfg = dataclasses.replace(run_cfg, batches=cfg.batches, **(resume_changes or {}))
-        if new_lr is not None:
-            cfg = dataclasses.replace(cfg, lr=new_lr)
-    if cfg.threads:  # the run's own with --resume, unless resume_changes set it
-        torch.set_num_threads(cfg.threads)
-    cfg = dataclasses.replace(cfg, precision=precision.resolve(cfg.precision, dev))  # "auto" measured once, here
-    if resume:
-        start_step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
-        # (checkpoints from before stages were kept: one stage so far, on a CPU)
-        stages = blob.get("stages") or [_stage(1, run_cfg, torch.device("cpu"))]
-        moved = stages[-1].get("device", "cpu") != dev.type
-        changed = ("batch_size", "segment_steps", "home_key", "minor_weight", "precision")
-        if moved or any(getattr(cfg, k) != getattr(run_cfg, k) for k in changed):
-            stages = [*stages, _stage(start_step + 1, cfg, dev)]
-    else:
-        stages = [_stage(1, cfg, dev)]
-    model = BiaxialLSTM(model_config).to(dev)
-    kernel = precision.fastest_kernel(cfg.precision, dev, cfg.batch_size * 78, model.n_inputs, model_config.time_sizes[0])
-    precision.apply(model, cfg.precision, dev, kernel)
-    if blob is not None:
-        model.load_state_dict(blob["model"])
-    elif init_from:
-        parent = checkpoint.load(init_from)
-        checkpoint.load_widened(model, parent["model"], parent["path"])
-        start_step = parent["step"]
-        stages = [*parent.get("stages", []), {**_stage(start_step + 1, cfg, dev), "init_from": parent["path"],
-                                               "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr,
-                                               **({"listens": True} if model_config.listens else {}),
-                                               **({"chords": True} if model_config.chords else {})}]
-    averaged = WeightAverage(model, cfg.average) if cfg.average else None
-    if averaged is not None and blob is not None and blob.get("averaged"):
-        averaged.load_state_dict(blob["averaged"])
-    optimizer = make_optimizer(model, cfg)
-    if blob is not None and blob.get("optimizer"):
-        optimizer.load_state_dict(blob["optimizer"])
-        if new_lr is not None and cfg.optimizer == "adam":
-            for group in optimizer.param_groups:
-                group["lr"] = new_lr
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-
-    origin = (f"resuming at batch {start_step}" if resume else
-              f"from {init_from} at batch {start_step}" if init_from else "new")
-    if model_config.key_memory_steps:
-        origin += f", key memory {model_config.key_memory_steps} steps"
-    if model_config.listens:
-        origin += ", listening (the player's part and the meter are inputs)"
-    if model_config.chords:
-        origin += ", knowing chords (the chord an input, a plan head for the next beat's)"
-    if main:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run.start(Path(out_dir), model_config, cfg, dev, resume, new_lr, resume_changes, init_from)
+    run.world, run.rank = world, rank
+    if rank == 0:
+        run.out_dir.mkdir(parents=True, exist_ok=True)
         summary = data.summary()
         log(f"data: {summary['train']['pieces']} train pieces ({summary['train']['steps']} steps), "
             f"{summary['valid']['pieces']} valid, {summary['skipped']} skipped")
-        n_params = sum(p.numel() for p in model.parameters())
-        log(f"model: time {list(model_config.time_sizes)} pitch {list(model_config.pitch_sizes)}, "
-            f"{n_params / 1e6:.2f}M parameters, {dev}{cpu_threads(dev)}, {cfg.precision} ({kernel} LSTM), {origin}")
-    metrics_file = open(out_dir / "metrics.jsonl", "a") if main else None
-    seed_notes = data.splits["valid"][0].matrix[0] if data.splits["valid"] else data.splits["train"][0].matrix[0]
-    weights = minor_weights(data.splits["train"], cfg.minor_weight)  # (N,) or None: every piece alike
-    def extra(with_average: bool = True) -> dict:
-        out = {"data_summary": data.summary(), "best_valid_nll": best, "stages": stages}
-        if averaged is not None and with_average:
-            out["averaged"] = averaged.state_dict()  # last.pt carries it on for --resume
-        return out
-
-    progress = Progress(cfg.batches, cfg.precision)
-    _interrupt_on_sigterm()
-    val_nll = None
-    last = {}
-    step = start_step
-    t0, seg0 = time.monotonic(), 0
+        log(run.describe())
     try:
-        net.train()
-        while step < cfg.batches:
-            rng = np.random.default_rng([cfg.seed, step, rank])  # batches depend on (seed, step): resume is exact
-            torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + rank)  # dropout masks likewise
-            human_t = meter_t = chord_t = plan_t = None
-            if model_config.listens:  # the player's voices and the model's, drawn per segment (parts.py)
-                batch = sample_part_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
-                                          cfg.segment_start_multiple, cfg.transpose, weights,
-                                          cfg.chord_dropout if model_config.chords else None)
-                states, steps = batch["states"], batch["steps"]
-                human_t = torch.from_numpy(batch["human"]).to(dev)  # (B, T, 78, 2)
-                meter_t = torch.from_numpy(batch["meter"]).to(dev)  # (B, T, 2)
-                if model_config.chords:
-                    chord_t = torch.from_numpy(batch["chord"]).to(dev)  # (B, T, 3, 12)
-                    plan_t = torch.from_numpy(batch["plan"]).to(dev)  # (B, T) next beat's chord, -1: none
-            else:
-                states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
-                                             cfg.segment_start_multiple, cfg.transpose, weights)
-            states_t = torch.from_numpy(states).to(dev)
-            steps_t = torch.from_numpy(steps).to(dev)
-            inputs = (with_own_notes(model, states_t, steps_t, cfg.own_notes, human_t, meter_t, chord_t)
-                      if cfg.own_notes else None)
-            if model_config.chords:
-                logits, plan = net(states_t, steps_t, inputs, human_t, meter_t, chord_t, with_plan=True)
-                plan_loss = F.cross_entropy(plan.float().flatten(0, 1), plan_t[:, 1:].flatten(), ignore_index=-1)
-            else:
-                logits = net(states_t, steps_t, inputs, human_t, meter_t)  # (B, T, 78, 2), matmuls in cfg.precision
-            loss = loss_per_step(logits.float(), states_t[:, 1:])
-            if model_config.chords:
-                notes_loss = loss.item()
-                loss = loss + cfg.plan_weight * plan_loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            if averaged is not None:
-                averaged.update(model)
-            step += 1
-            seg0 += cfg.batch_size * world
-            if not main:
-                continue
-            last = {"step": step, "loss": loss.item(), "time": time.time()}
-            if model_config.chords:
-                last.update(notes_loss=notes_loss, plan_loss=plan_loss.item())
-            if step % cfg.eval_every == 0 or step == cfg.batches:
-                precision.apply(model, "fp32", dev, kernel)  # validation figures that do not depend on the precision
-                with averaged.swapped_into(model) if averaged is not None else contextlib.nullcontext():
-                    val = evaluate(model, data.splits["valid"], dev)  # the averaged weights, where there are any
-                    val_nll = val["nll"]
-                    if val_nll < best:
-                        best = val_nll
-                        checkpoint.save(out_dir / "best.pt", model, None, step, cfg, extra(with_average=False))
-                precision.apply(model, cfg.precision, dev, kernel)
-                last.update(valid_nll=val["nll"], valid_nll_play=val["nll_play"], valid_accuracy=val["accuracy"])
-                if "plan_accuracy" in val:
-                    last.update(valid_plan_accuracy=val["plan_accuracy"], valid_chord_tones=val["chord_tones"])
-            elapsed = time.monotonic() - t0
-            seg_s = seg0 / max(elapsed, 1e-9)
-            last["segments_per_s"] = seg_s
-            metrics_file.write(json.dumps(last) + "\n")
-            metrics_file.flush()
-            if step % cfg.checkpoint_every == 0 or step == cfg.batches:
-                checkpoint.save(last_path, model, optimizer, step, cfg, extra())
-            if cfg.sample_every and (step % cfg.sample_every == 0 or step == cfg.batches):  # and at any run's end
-                write_sample(model, out_dir / "samples" / f"batch_{step:06d}.mid", seed_notes, model_config.steps_per_beat)
-                model.to(dev)
-            eta = (cfg.batches - step) * cfg.batch_size * world / max(seg_s, 1e-9)
-            if step == start_step + ESTIMATE_AFTER and step < cfg.batches:  # a sense of scale, measured here
-                log(f"\n{elapsed / ESTIMATE_AFTER:.1f} s a batch on this machine: the {cfg.batches - step:,} batches "
-                    f"left take about {_duration(eta)} (Ctrl-C saves; --resume goes on)")
-            progress.show(step, last["loss"], val_nll, seg_s, eta, final=step == cfg.batches)
-    except KeyboardInterrupt:
-        if main:
-            checkpoint.save(last_path, model, optimizer, step, cfg, extra())
-            log(f"\ninterrupted: saved {last_path} at batch {step}; continue with --resume")
-        raise
+        return run.loop(data, log)
     finally:
-        if metrics_file:
-            metrics_file.close()
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
-    return last
+
+
+@dataclasses.dataclass
+class _Run:
+    """A training run's state: its model, optimizer and weight average, the batch it is at, its best
+    validation NLL and its stages (what changed where: data segments, device, precision, a parent)."""
+
+    out_dir: Path
+    model_config: ModelConfig
+    cfg: TrainConfig
+    dev: torch.device
+    model: BiaxialLSTM
+    kernel: str
+    optimizer: torch.optim.Optimizer
+    averaged: WeightAverage | None
+    step: int
+    best: float
+    stages: list
+    origin: str
+    world: int = 1
+    rank: int = 0
+
+    @classmethod
+    def start(cls, out_dir: Path, model_config: ModelConfig, cfg: TrainConfig, dev: torch.device, resume: bool,
+              new_lr: float | None, resume_changes: dict | None, init_from: str | None) -> _Run:
+        """A new run, one from ``init_from``'s weights, or (``resume``) the run in ``out_dir`` going on."""
+        torch.manual_seed(cfg.seed)
+        step, best, blob = 0, float("inf"), None
+        if resume:
+            blob = checkpoint.load(out_dir / "last.pt")
+            model_config = ModelConfig.from_dict(blob["model_config"])
+            run_cfg = TrainConfig.from_dict(blob["train_config"])
+            cfg = dataclasses.replace(run_cfg, batches=cfg.batches, **(resume_changes or {}))
+            if new_lr is not None:
+                cfg = dataclasses.replace(cfg, lr=new_lr)
+        if cfg.threads:  # the run's own with --resume, unless resume_changes set it
+            torch.set_num_threads(cfg.threads)
+        cfg = dataclasses.replace(cfg, precision=precision.resolve(cfg.precision, dev))  # "auto" measured once, here
+        if resume:
+            step, best = blob["step"], blob.get("best_valid_nll", float("inf"))
+            # (checkpoints from before stages were kept: one stage so far, on a CPU)
+            stages = blob.get("stages") or [_stage(1, run_cfg, torch.device("cpu"))]
+            moved = stages[-1].get("device", "cpu") != dev.type
+            changed = ("batch_size", "segment_steps", "home_key", "minor_weight", "precision")
+            if moved or any(getattr(cfg, k) != getattr(run_cfg, k) for k in changed):
+                stages = [*stages, _stage(step + 1, cfg, dev)]
+        else:
+            stages = [_stage(1, cfg, dev)]
+        model = BiaxialLSTM(model_config).to(dev)
+        kernel = precision.fastest_kernel(cfg.precision, dev, cfg.batch_size * 78, model.n_inputs,
+                                          model_config.time_sizes[0])
+        precision.apply(model, cfg.precision, dev, kernel)
+        if blob is not None:
+            model.load_state_dict(blob["model"])
+        elif init_from:
+            parent = checkpoint.load(init_from)
+            checkpoint.load_widened(model, parent["model"], parent["path"])
+            step = parent["step"]
+            stages = [*parent.get("stages", []), {**_stage(step + 1, cfg, dev), "init_from": parent["path"],
+                                                   "key_memory_steps": model_config.key_memory_steps, "lr": cfg.lr,
+                                                   **({"listens": True} if model_config.listens else {}),
+                                                   **({"chords": True} if model_config.chords else {})}]
+        averaged = WeightAverage(model, cfg.average) if cfg.average else None
+        if averaged is not None and blob is not None and blob.get("averaged"):
+            averaged.load_state_dict(blob["averaged"])
+        optimizer = make_optimizer(model, cfg)
+        if blob is not None and blob.get("optimizer"):
+            optimizer.load_state_dict(blob["optimizer"])
+            if new_lr is not None and cfg.optimizer == "adam":
+                for group in optimizer.param_groups:
+                    group["lr"] = new_lr
+        origin = (f"resuming at batch {step}" if resume else
+                  f"from {init_from} at batch {step}" if init_from else "new")
+        return cls(out_dir, model_config, cfg, dev, model, kernel, optimizer, averaged, step, best, stages, origin)
+
+    def describe(self) -> str:
+        mc = self.model_config
+        origin = self.origin
+        if mc.key_memory_steps:
+            origin += f", key memory {mc.key_memory_steps} steps"
+        if mc.listens:
+            origin += ", listening (the player's part and the meter are inputs)"
+        if mc.chords:
+            origin += ", knowing chords (the chord an input, a plan head for the next beat's)"
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return (f"model: time {list(mc.time_sizes)} pitch {list(mc.pitch_sizes)}, {n_params / 1e6:.2f}M parameters, "
+                f"{self.dev}{cpu_threads(self.dev)}, {self.cfg.precision} ({self.kernel} LSTM), {origin}")
+
+    def extra(self, data: Data, with_average: bool = True) -> dict:
+        """What a checkpoint carries beside the weights."""
+        out = {"data_summary": data.summary(), "best_valid_nll": self.best, "stages": self.stages}
+        if self.averaged is not None and with_average:
+            out["averaged"] = self.averaged.state_dict()  # last.pt carries it on for --resume
+        return out
+
+    def batch(self, data: Data, weights) -> dict:
+        """The batch of this step, as tensors on the device: states (B, T, 78, 2), steps (B, T), and for a model
+        that listens human (B, T, 78, 2), meter (B, T, 2), for one that knows chords chord (B, T, 3, 12) and
+        plan (B, T) (the next beat's chord, -1: none). It depends on (seed, step) alone: resume is exact."""
+        cfg, mc = self.cfg, self.model_config
+        rng = np.random.default_rng([cfg.seed, self.step, self.rank])
+        if mc.listens:  # the player's voices and the model's, drawn per segment (parts.py)
+            b = sample_part_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
+                                  cfg.segment_start_multiple, cfg.transpose, weights,
+                                  cfg.chord_dropout if mc.chords else None)
+            names = ("states", "steps", "human", "meter") + (("chord", "plan") if mc.chords else ())
+        else:
+            states, steps = sample_batch(data.splits["train"], rng, cfg.batch_size, cfg.segment_steps,
+                                         cfg.segment_start_multiple, cfg.transpose, weights)
+            b, names = {"states": states, "steps": steps}, ("states", "steps")
+        return {name: torch.from_numpy(b[name]).to(self.dev) for name in names}
+
+    def learn(self, net, batch: dict) -> dict:
+        """One optimizer step on ``batch``; its losses."""
+        cfg, model = self.cfg, self.model
+        torch.manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.rank)  # dropout masks depend on the step too
+        states, steps = batch["states"], batch["steps"]
+        human, meter, chord = batch.get("human"), batch.get("meter"), batch.get("chord")
+        inputs = with_own_notes(model, states, steps, cfg.own_notes, human, meter, chord) if cfg.own_notes else None
+        losses = {}
+        if self.model_config.chords:
+            logits, plan = net(states, steps, inputs, human, meter, chord, with_plan=True)
+            plan_loss = F.cross_entropy(plan.float().flatten(0, 1), batch["plan"][:, 1:].flatten(), ignore_index=-1)
+        else:
+            logits = net(states, steps, inputs, human, meter)  # (B, T, 78, 2), matmuls in cfg.precision
+        loss = loss_per_step(logits.float(), states[:, 1:])
+        if self.model_config.chords:
+            losses.update(notes_loss=loss.item(), plan_loss=plan_loss.item())
+            loss = loss + cfg.plan_weight * plan_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        self.optimizer.step()
+        if self.averaged is not None:
+            self.averaged.update(model)
+        self.step += 1
+        return {"loss": loss.item(), **losses}
+
+    def validate(self, data: Data) -> dict:
+        """Validation figures in fp32 (so they do not depend on the precision), of the averaged weights where
+        there are any; a new best is saved as best.pt."""
+        precision.apply(self.model, "fp32", self.dev, self.kernel)
+        with self.averaged.swapped_into(self.model) if self.averaged is not None else contextlib.nullcontext():
+            val = evaluate(self.model, data.splits["valid"], self.dev)
+            if val["nll"] < self.best:
+                self.best = val["nll"]
+                checkpoint.save(self.out_dir / "best.pt", self.model, None, self.step, self.cfg,
+                                self.extra(data, with_average=False))
+        precision.apply(self.model, self.cfg.precision, self.dev, self.kernel)
+        out = {"valid_nll": val["nll"], "valid_nll_play": val["nll_play"], "valid_accuracy": val["accuracy"]}
+        if "plan_accuracy" in val:
+            out.update(valid_plan_accuracy=val["plan_accuracy"], valid_chord_tones=val["chord_tones"])
+        return out
+
+    def loop(self, data: Data, log) -> dict:
+        """Batches until cfg.batches: metrics.jsonl every batch, validation, checkpoints and samples at their
+        intervals, progress on the terminal; Ctrl-C or SIGTERM saves last.pt and leaves."""
+        cfg, main, last_path = self.cfg, self.rank == 0, self.out_dir / "last.pt"
+        net = torch.nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
+        metrics_file = open(self.out_dir / "metrics.jsonl", "a") if main else None
+        seed_notes = (data.splits["valid"] or data.splits["train"])[0].matrix[0]
+        weights = minor_weights(data.splits["train"], cfg.minor_weight)  # (N,) or None: every piece alike
+        progress = Progress(cfg.batches, cfg.precision)
+        _interrupt_on_sigterm()
+        start_step, val_nll, last = self.step, None, {}
+        t0, segments = time.monotonic(), 0
+        try:
+            net.train()
+            while self.step < cfg.batches:
+                losses = self.learn(net, self.batch(data, weights))
+                segments += cfg.batch_size * self.world
+                if not main:
+                    continue
+                step = self.step
+                last = {"step": step, "loss": losses["loss"], "time": time.time(),
+                        **{k: v for k, v in losses.items() if k != "loss"}}
+                if step % cfg.eval_every == 0 or step == cfg.batches:
+                    last.update(self.validate(data))
+                    val_nll = last["valid_nll"]
+                elapsed = time.monotonic() - t0
+                seg_s = segments / max(elapsed, 1e-9)
+                last["segments_per_s"] = seg_s
+                metrics_file.write(json.dumps(last) + "\n")
+                metrics_file.flush()
+                if step % cfg.checkpoint_every == 0 or step == cfg.batches:
+                    checkpoint.save(last_path, self.model, self.optimizer, step, cfg, self.extra(data))
+                if cfg.sample_every and (step % cfg.sample_every == 0 or step == cfg.batches):  # and at any run's end
+                    write_sample(self.model, self.out_dir / "samples" / f"batch_{step:06d}.mid", seed_notes,
+                                 self.model_config.steps_per_beat)
+                    self.model.to(self.dev)
+                eta = (cfg.batches - step) * cfg.batch_size * self.world / max(seg_s, 1e-9)
+                if step == start_step + ESTIMATE_AFTER and step < cfg.batches:  # a sense of scale, measured here
+                    log(f"\n{elapsed / ESTIMATE_AFTER:.1f} s a batch on this machine: the {cfg.batches - step:,} "
+                        f"batches left take about {_duration(eta)} (Ctrl-C saves; --resume goes on)")
+                progress.show(step, last["loss"], val_nll, seg_s, eta, final=step == cfg.batches)
+        except KeyboardInterrupt:
+            if main:
+                checkpoint.save(last_path, self.model, self.optimizer, self.step, cfg, self.extra(data))
+                log(f"\ninterrupted: saved {last_path} at batch {self.step}; continue with --resume")
+            raise
+        finally:
+            if metrics_file:
+                metrics_file.close()
+        return last
