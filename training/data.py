@@ -226,52 +226,70 @@ def load_data(
     moved = 0
     jsb: dict[str, list[Piece]] = {s: [] for s in SPLITS}
     for source in sorted(sources, key=lambda s: s.startswith("music21:")):  # the JSB files' tunes first
-        if source.startswith("music21:"):
-            tunes = _held_out_tunes(jsb)
-            files = [(p, _load_music21) for p in _music21_files(source.split(":", 1)[1])]
-            root = None
-        else:
-            root = Path(source)
-            if not root.exists():
-                raise DataError(f"{source}: no such file or folder")
-            if root.suffix.lower() == ".json":
-                for split, pieces in _load_jsb(root, steps_per_beat).items():
-                    splits[split].extend(pieces)
-                    jsb[split].extend(pieces)
-                continue
-            if root.is_dir():
-                try:
-                    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
-                except OSError as err:
-                    raise DataError(f"{source}: cannot read this folder ({err.strerror})") from err
-                if not files:
-                    raise DataError(f"{source}: no MIDI files (.mid, .midi) in this folder")
-            else:
-                files = [root]
-            files = [(p, _load_midi) for p in files]
-            tunes = {}
-        for path, loader in files:
-            try:
-                loaded, note = loader(path, steps_per_beat)
-            except OSError as err:
-                loaded, note = None, f"cannot read ({err.strerror})"
-            if loaded is None:
-                skipped.append(f"{path}: {note}")
-                log(f"skipped {path}: {note}")
-                continue
-            if note:
-                log(f"note: {path}: {note}")
-            name = (_music21_name(path) if root is None else str(path.relative_to(root)) if root.is_dir()
-                    else path.name)
+        if Path(source).suffix.lower() == ".json" and not source.startswith("music21:"):
+            for split, pieces in _load_jsb(_existing(source), steps_per_beat).items():
+                splits[split].extend(pieces)
+                jsb[split].extend(pieces)
+            continue
+        tunes = _held_out_tunes(jsb) if source.startswith("music21:") else {}
+        for name, loaded in _files_of(source, steps_per_beat, skipped, log):
             matrix, position, meter, voices = loaded
-            piece = Piece(name, matrix, voices, position=position, meter=meter)
-            split = tunes.get(tune_key(voices), _split_of(name)) if voices is not None else _split_of(name)
-            moved += split != _split_of(name)
-            splits[split].append(piece)
+            own = _split_of(name)
+            split = tunes.get(tune_key(voices), own) if voices is not None else own
+            moved += split != own
+            splits[split].append(Piece(name, matrix, voices, position=position, meter=meter))
     if moved:
         log(f"{moved} score{'s' if moved != 1 else ''} of the music21 corpus put in the split of the JSB piece "
             "with the same tune")
+    _drop_short(splits, min_steps, skipped, log)
+    if not splits["train"]:
+        raise DataError("no usable piece in " + ", ".join(sources) + f" ({len(skipped)} skipped)")
+    if not splits["valid"] and len(splits["train"]) > 1:  # a small folder: hold out one piece
+        splits["valid"].append(splits["train"].pop())
+    return Data(splits, skipped, list(sources))
 
+
+def _existing(source: str) -> Path:
+    root = Path(source)
+    if not root.exists():
+        raise DataError(f"{source}: no such file or folder")
+    return root
+
+
+def _files_of(source: str, steps_per_beat: int, skipped: list[str], log):
+    """(name, (matrix, position, meter, voices)) of every usable file of a MIDI file or folder or a music21
+    source; a file that cannot be used is logged and added to ``skipped``."""
+    if source.startswith("music21:"):
+        root, files = None, [(p, _load_music21) for p in _music21_files(source.split(":", 1)[1])]
+    else:
+        root = _existing(source)
+        if root.is_dir():
+            try:
+                paths = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
+            except OSError as err:
+                raise DataError(f"{source}: cannot read this folder ({err.strerror})") from err
+            if not paths:
+                raise DataError(f"{source}: no MIDI files (.mid, .midi) in this folder")
+        else:
+            paths = [root]
+        files = [(p, _load_midi) for p in paths]
+    for path, loader in files:
+        try:
+            loaded, note = loader(path, steps_per_beat)
+        except OSError as err:
+            loaded, note = None, f"cannot read ({err.strerror})"
+        if loaded is None:
+            skipped.append(f"{path}: {note}")
+            log(f"skipped {path}: {note}")
+            continue
+        if note:
+            log(f"note: {path}: {note}")
+        yield (_music21_name(path) if root is None else str(path.relative_to(root)) if root.is_dir()
+               else path.name), loaded
+
+
+def _drop_short(splits: dict[str, list[Piece]], min_steps: int, skipped: list[str], log) -> None:
+    """Pieces shorter than a training segment leave their split, with one line for them all."""
     short = {}
     for split in SPLITS:
         kept = []
@@ -286,11 +304,6 @@ def load_data(
         n = sum(short.values())
         log(f"skipped {n} piece{'s' if n != 1 else ''} shorter than {min_steps} steps (a training segment): "
             + ", ".join(f"{n} {split}" for split, n in short.items()))
-    if not splits["train"]:
-        raise DataError("no usable piece in " + ", ".join(sources) + f" ({len(skipped)} skipped)")
-    if not splits["valid"] and len(splits["train"]) > 1:  # a small folder: hold out one piece
-        splits["valid"].append(splits["train"].pop())
-    return Data(splits, skipped, list(sources))
 
 
 def transposed(matrix: np.ndarray, shift: int) -> np.ndarray:
