@@ -31,6 +31,7 @@ from live_biaxial.model_file import Cell
 from live_biaxial.music.chords import ChordChart, ChordTimeline, Chord, parse_chord, step_labels
 from live_biaxial.steering.controls import HARMONY_DEFAULT
 from live_biaxial.steering.generation import generate, seed_step
+import live_biaxial.steering.harmony as harmony_module
 from live_biaxial.steering.harmony import PLAN_TEMPERATURE, HarmonyFollower
 from live_biaxial_training.measures.listening import (best_triads, chord_masks, doubling_share, notes_per_step, onset_bits,
                                           repeated_bar_share, scale_mask, share_in, share_in_known, step_share)
@@ -181,15 +182,18 @@ def main() -> None:
     ap.add_argument("--pieces", type=int, default=12, help="test chorales per chorale case")
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--plan-temperature", type=float, default=PLAN_TEMPERATURE, help="the plan's (default: play's)")
+    ap.add_argument("--leap-share", type=float, help="the harmony control's hold on leaps (harmony.LEAP_SHARE)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "harmony.json"))
     args = ap.parse_args()
     PLAN["temperature"] = args.plan_temperature
+    if args.leap_share is not None:
+        harmony_module.LEAP_SHARE = args.leap_share
     models = {"model": Cell(args.model)} | ({"baseline": Cell(args.baseline)} if args.baseline else {})
     strengths = sorted({0.0, args.strength} | ({0.25, 0.5, 0.75, 1.0} if args.sweep else set()))
     rows = {f"{m} h{s:g}": (cell, s) for m, cell in models.items() for s in (strengths if m == "model" else (0.0, args.strength))}
     seeds = range(args.seeds)
     t0 = time.time()
-    result = {**provenance(), "models": {m: str(c.path) for m, c in models.items()},
+    result = {**provenance(), "leap_share": harmony_module.LEAP_SHARE, "models": {m: str(c.path) for m, c in models.items()},
               "plan_temperature": args.plan_temperature,
               "temperatures": {m: c.temperature for m, c in models.items()}, "bars": args.bars, "seeds": args.seeds,
               "cases": {}}

@@ -344,11 +344,7 @@ class Engine:
     def _send(self, msgs: list) -> None:
         with self.lock:
             for m in msgs:
-                try:
-                    if not self.port_lost:
-                        self.port.send(m)
-                except Exception:  # the port went away: nothing more can sound through it
-                    self.port_lost = True
+                self._to_port(m)
                 if self.port_lost and m.type == "note_on":
                     continue  # it did not sound: when the port is back, it is struck at the next 16th
                 self.out.sent(m)
@@ -375,11 +371,16 @@ class Engine:
     def _send_only(self, msgs: list) -> None:
         """To the port, nothing counted or recorded (all notes off; a release sent again)."""
         for msg in msgs:
-            try:
-                if not self.port_lost:
-                    self.port.send(msg)
-            except Exception:
-                self.port_lost = True
+            self._to_port(msg)
+
+    def _to_port(self, msg) -> None:
+        """One message to the port, unless it is lost; a port that raises is lost: nothing more sounds through it
+        until the port watch finds it back."""
+        try:
+            if not self.port_lost:
+                self.port.send(msg)
+        except Exception:
+            self.port_lost = True
 
     # ---- the player and the console ------------------------------------------------------
     def human(self, msg) -> None:

@@ -25,6 +25,9 @@ SOURCES = ("chart", "track", "player", "plan")
 PLAN_TEMPERATURE = 0.5  # the plan's logits are divided by this before a chord is drawn
 PASSING_STEP = 2  # semitones: off the beat, a note this close to a chord tone the model sounded before passes
 SHARPNESS = 4  # at strength h the odds of a note off the chord are multiplied by (1 - h) ** SHARPNESS
+# a leap: a note struck further than PASSING_STEP from every note the model sounded the 16th before; its odds are
+# multiplied by (1 - h) ** (SHARPNESS * LEAP_SHARE), so that the part moves by step between chord tones
+LEAP_SHARE = 0.0
 
 
 class HarmonyFollower:
@@ -130,11 +133,15 @@ def harmony_bias(play_bias: np.ndarray, chord: np.ndarray, previous: np.ndarray,
         return play_bias  # nothing to change: no copy
     np.copyto(out, play_bias)
     tones = chord[0][PITCH_CLASS] > 0  # (78,)
-    open_ = tones if on_beat else tones | _near(tones & (previous[:, 0] > 0))
+    sounded = previous[:, 0] > 0
+    open_ = tones if on_beat else tones | _near(tones & sounded)
     if player is not None:
         open_ &= ~player
     penalty = np.float32(SHARPNESS * np.log1p(-strength)) if strength < 1 else np.float32(-np.inf)
     out[~open_] += penalty
+    if LEAP_SHARE and sounded.any():  # chord tones a leap from all it sounded: held back too, more gently
+        leaps = open_ & ~sounded & ~_near(sounded)
+        out[leaps] += penalty * np.float32(LEAP_SHARE) if strength < 1 else np.float32(SHARPNESS * LEAP_SHARE * -3)
     return out
 
 
