@@ -183,7 +183,8 @@ def test_harmony_bias_closes_notes_off_the_chord_except_passing_ones():
     previous[64 - LOW_NOTE, 0] = 1  # and E4, a tone of the chord
     harmony_bias(base, chord, previous, 1.0, False, out)
     pc = (np.arange(N_NOTES) + LOW_NOTE) % 12
-    assert np.all(out[np.isin(pc, (0, 4, 7))] == 0)  # chord tones open
+    assert all(out[p - LOW_NOTE] == 0 for p in (60, 64))  # chord tones a step or less from what sounded: open
+    assert np.all(out[np.isin(pc, (0, 4, 7))] > -np.inf)  # the others only held back (leaps: the next test)
     # off the beat: a step from E4 passes (D4, D#4, F4, F#4); a step from D4 (not a chord tone) does not
     assert all(out[p - LOW_NOTE] == 0 for p in (62, 63, 65, 66))
     assert np.isinf(out[61 - LOW_NOTE]) and np.isinf(out[50 - LOW_NOTE])  # C#4, and a D far from the E4
@@ -194,9 +195,27 @@ def test_harmony_bias_closes_notes_off_the_chord_except_passing_ones():
     player = np.zeros(N_NOTES, bool)
     player[60 - LOW_NOTE] = True  # the player holds C4: left to the player, its octaves open
     harmony_bias(base, chord, previous, 1.0, True, out, player)
-    assert np.isinf(out[60 - LOW_NOTE]) and out[72 - LOW_NOTE] == 0
+    assert np.isinf(out[60 - LOW_NOTE]) and out[72 - LOW_NOTE] > -np.inf  # C5: open, only held back as a leap
     assert np.array_equal(harmony_bias(base, chord, previous, 0.0, True, out), base)
     assert np.array_equal(harmony_bias(base, np.zeros((3, 12), np.float32), previous, 1.0, True, out), base)
+
+
+def test_harmony_holds_back_chord_tones_that_leap_and_never_closes_them():
+    from live_biaxial.steering.harmony import LEAP_HOLD_MAX, LEAP_SHARE, SHARPNESS
+
+    chord = parse_chord("C").as_input()
+    base = np.zeros(N_NOTES, np.float32)
+    out = np.zeros(N_NOTES, np.float32)
+    previous = np.zeros((N_NOTES, 2), np.float32)
+    harmony_bias(base, chord, previous, 0.5, True, out)
+    assert out[67 - LOW_NOTE] == 0 and out[48 - LOW_NOTE] == 0  # nothing sounded before: nothing leaps
+    previous[64 - LOW_NOTE, 0] = 1  # E4 sounded
+    harmony_bias(base, chord, previous, 0.5, True, out)
+    assert out[64 - LOW_NOTE] == 0 and out[62 - LOW_NOTE] < 0  # held; D4 a step but off the chord on the beat
+    assert out[67 - LOW_NOTE] < 0 and out[67 - LOW_NOTE] == pytest.approx(SHARPNESS * LEAP_SHARE * np.log(0.5))  # G4 leaps
+    assert out[72 - LOW_NOTE] == pytest.approx(SHARPNESS * LEAP_SHARE * np.log(0.5))  # C5 leaps too
+    harmony_bias(base, chord, previous, 1.0, True, out)
+    assert out[67 - LOW_NOTE] == pytest.approx(SHARPNESS * LEAP_SHARE * np.log1p(-LEAP_HOLD_MAX))  # not closed
 
 
 def test_every_quality_has_a_name_that_parses():

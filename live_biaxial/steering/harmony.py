@@ -25,9 +25,11 @@ SOURCES = ("chart", "track", "player", "plan")
 PLAN_TEMPERATURE = 0.5  # the plan's logits are divided by this before a chord is drawn
 PASSING_STEP = 2  # semitones: off the beat, a note this close to a chord tone the model sounded before passes
 SHARPNESS = 4  # at strength h the odds of a note off the chord are multiplied by (1 - h) ** SHARPNESS
-# a leap: a note struck further than PASSING_STEP from every note the model sounded the 16th before; its odds are
-# multiplied by (1 - h) ** (SHARPNESS * LEAP_SHARE), so that the part moves by step between chord tones
-LEAP_SHARE = 0.0
+# a leap: a note further than PASSING_STEP from every note the model sounded the 16th before; where the control
+# leaves it open (a chord tone), its odds are still multiplied by (1 - h) ** (SHARPNESS * LEAP_SHARE), so that
+# the part moves by step more often (chosen by bench_harmony --leap-share 0 / 0.5 / 1: docs/harmony.md)
+LEAP_SHARE = 1.0
+LEAP_HOLD_MAX = 0.75  # a leap is held back at most as firmly as harmony 0.75 holds a note off the chord
 
 
 class HarmonyFollower:
@@ -128,7 +130,8 @@ def harmony_bias(play_bias: np.ndarray, chord: np.ndarray, previous: np.ndarray,
     PASSING_STEP semitones) from a chord tone the model sounded the 16th before (a passing or neighbour
     note, which the next beat resolves). Every other note's odds of playing are multiplied by
     (1 - strength) ** SHARPNESS: 0 changes nothing, 0.5 takes them to 1/16, 1 closes them. So are the
-    pitches the player sounds (player (78,) bool): a chord tone the player has is left to the player."""
+    pitches the player sounds (player (78,) bool): a chord tone the player has is left to the player. A chord
+    tone that would leap (LEAP_SHARE) is held back as well, by the same factor to the power LEAP_SHARE."""
     if strength <= 0 or not chord[0].any():
         return play_bias  # nothing to change: no copy
     np.copyto(out, play_bias)
@@ -139,9 +142,9 @@ def harmony_bias(play_bias: np.ndarray, chord: np.ndarray, previous: np.ndarray,
         open_ &= ~player
     penalty = np.float32(SHARPNESS * np.log1p(-strength)) if strength < 1 else np.float32(-np.inf)
     out[~open_] += penalty
-    if LEAP_SHARE and sounded.any():  # chord tones a leap from all it sounded: held back too, more gently
+    if LEAP_SHARE and sounded.any():  # chord tones a leap from all it sounded: held back too, never closed
         leaps = open_ & ~sounded & ~_near(sounded)
-        out[leaps] += penalty * np.float32(LEAP_SHARE) if strength < 1 else np.float32(SHARPNESS * LEAP_SHARE * -3)
+        out[leaps] += np.float32(SHARPNESS * LEAP_SHARE * np.log1p(-min(strength, LEAP_HOLD_MAX)))
     return out
 
 
