@@ -1,6 +1,7 @@
-"""Held-out pieces per meter: models that know chords on the JSB test chorales and on the music21 corpus' test
+"""Held-out pieces per meter: models that know chords on the JSB test chorales, on the music21 corpus' test
 chorales read with their own time signatures (4/4, 3/4), which training on `music21:bach` never sees (a corpus
-chorale whose tune the JSB split holds out is held out with it: training/data.py). Per model and group, averaged
+chorale whose tune the JSB split holds out is held out with it: training/data.py), and on the corpus' string
+quartet movements of the test split (Haydn, Mozart, Beethoven; first violin to cello as S, A, T, B). Per model and group, averaged
 over the player's parts of the accompaniment bench (none, S, B, SB): NLL per 16th with each beat's chord given
 and without a chord, the plan's accuracy, the teacher-forced share of expected struck notes on tones of the
 chord given, beside the data's own share. Writes one JSON:
@@ -34,13 +35,21 @@ def meter_of(piece) -> str:
     return METER_NAMES.get((bar, beat), f"{bar}/{beat} 16ths")
 
 
+QUARTETS = ("music21:haydn", "music21:mozart", "music21:beethoven")
+
+
 def groups(split: str) -> dict[str, list]:
+    """The JSB split as the data gives it; the corpus' chorales of that split by meter; the string quartets'."""
     jsb = load_data([str(JSB)], 4, min_steps=1, log=lambda line: None).splits[split]
-    corpus = [p for p in load_data([str(JSB), "music21:bach"], 4, min_steps=1, log=lambda line: None).splits[split]
+    corpus = [p for p in load_data([str(JSB), "music21:bach", *QUARTETS], 4, min_steps=1,
+                                   log=lambda line: None).splits[split]
               if not p.name.startswith("Jsb") and p.voices is not None]
     out = {f"JSB {split} (as 4/4)": jsb}
     for piece in corpus:
-        out.setdefault(f"corpus chorales {split}, {meter_of(piece)}", []).append(piece)
+        if piece.name.startswith("bach/"):
+            out.setdefault(f"corpus chorales {split}, {meter_of(piece)}", []).append(piece)
+        else:
+            out.setdefault(f"string quartets {split}, all meters", []).append(piece)
     return out
 
 
@@ -69,6 +78,7 @@ def main() -> None:
                "data_chord_tones": float(np.mean([data_chord_tones(pieces, p) for p in EVAL_PARTS.values()]))}
         for path, model in models.items():
             row[Path(path).name if path.endswith(".onnx") else path] = scores(model, pieces)
+        row["meters"] = sorted({meter_of(p) for p in pieces})
         result["groups"][name] = row
         print(f"{name}: {row['pieces']} pieces, data's chord tones {row['data_chord_tones']:.3f}")
         for key, s in row.items():
