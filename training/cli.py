@@ -68,35 +68,8 @@ def run_train(args) -> int:
     from .data import load_data, to_home_key
     from .train import train
 
-    from live_biaxial.errors import LiveBiaxialError
-
-    if not 0 <= args.own_notes < 1:
-        raise LiveBiaxialError(f"--own-notes {args.own_notes:g}: a share of input steps, 0 or more and below 1")
-    if args.threads is not None and args.threads < 0:
-        raise LiveBiaxialError(f"--threads {args.threads}: a number of CPU threads, 1 or more (0 = torch's default)")
-    if not 0 <= args.average < 1:
-        raise LiveBiaxialError(f"--average {args.average:g}: a decay, 0 (none) or more and below 1 (e.g. 0.999)")
-    if not args.minor_weight > 0:
-        raise LiveBiaxialError(f"--minor-weight {args.minor_weight:g}: a weight above 0 (1 = minor and major pieces alike)")
-    segment_steps, steps_per_beat = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat
-    # with --resume: the run's own grid, and its segments unless the command line changes them
-    changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps),
-                                 ("home_key", args.home_key)) if v}
-    if args.minor_weight != 1:
-        changes["minor_weight"] = args.minor_weight
-    if args.threads is not None:
-        changes["threads"] = args.threads
-    if args.precision is not None:
-        changes["precision"] = args.precision
-    home_key = args.home_key
-    if args.resume:
-        from . import checkpoint
-
-        blob = checkpoint.load(Path(args.out) / "last.pt")
-        segment_steps = args.segment_steps or blob["train_config"]["segment_steps"]
-        steps_per_beat = blob["model_config"]["steps_per_beat"]
-        home_key = home_key or blob["train_config"].get("home_key", False)
-        del blob
+    _check_train_args(args)
+    segment_steps, steps_per_beat, home_key = _run_grid(args)
     data = load_data(args.data, steps_per_beat=steps_per_beat, min_steps=segment_steps)
     if (args.listen or args.harmony) and not any(p.voices is not None for p in data.splits["train"]):
         print("--listen: none of these pieces has its voices apart, so the player's part is empty in every segment "
@@ -105,19 +78,6 @@ def run_train(args) -> int:
               "at github.com/czhuang/JSB-Chorales-dataset)", flush=True)
     if home_key:
         data = to_home_key(data)  # validation too: its NLL is then in the home key
-    if args.harmony and not (args.listen or args.init_from or args.resume):
-        raise LiveBiaxialError("--harmony: a model that knows chords also listens; add --listen")
-    model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat, args.key_memory,
-                               args.listen, args.harmony)
-    if args.init_from and not args.resume:  # the parent's sizes and grid, with this run's key memory and listening
-        from . import checkpoint
-
-        parent = ModelConfig.from_dict(checkpoint.load(args.init_from)["model_config"])
-        model_config = ModelConfig(parent.time_sizes, parent.pitch_sizes, parent.dropout, parent.steps_per_beat,
-                                   args.key_memory or parent.key_memory_steps, args.listen or parent.listens,
-                                   args.harmony or parent.chords)
-        if model_config.chords and not model_config.listens:
-            raise LiveBiaxialError("--harmony: a model that knows chords also listens; add --listen")
     cfg = TrainConfig(
         batch_size=args.batch_size or TrainConfig.batch_size, segment_steps=segment_steps, optimizer=args.optimizer, lr=args.lr,
         segment_start_multiple=4 * args.steps_per_beat,  # segments start on a bar line
@@ -128,11 +88,77 @@ def run_train(args) -> int:
         threads=args.threads or 0,
     )
     try:
-        last = train(data, Path(args.out), model_config, cfg, resume=args.resume, device=args.device,
-                     new_lr=args.new_lr, resume_changes=changes, init_from=None if args.resume else args.init_from)
+        last = train(data, Path(args.out), _model_config(args), cfg, resume=args.resume, device=args.device,
+                     new_lr=args.new_lr, resume_changes=_resume_changes(args),
+                     init_from=None if args.resume else args.init_from)
     except KeyboardInterrupt:
         return 130
-    out = Path(args.out)
+    _say_where_it_ended(Path(args.out), last)
+    return 0
+
+
+def _check_train_args(args) -> None:
+    from live_biaxial.errors import LiveBiaxialError
+
+    if not 0 <= args.own_notes < 1:
+        raise LiveBiaxialError(f"--own-notes {args.own_notes:g}: a share of input steps, 0 or more and below 1")
+    if args.threads is not None and args.threads < 0:
+        raise LiveBiaxialError(f"--threads {args.threads}: a number of CPU threads, 1 or more (0 = torch's default)")
+    if not 0 <= args.average < 1:
+        raise LiveBiaxialError(f"--average {args.average:g}: a decay, 0 (none) or more and below 1 (e.g. 0.999)")
+    if not args.minor_weight > 0:
+        raise LiveBiaxialError(f"--minor-weight {args.minor_weight:g}: a weight above 0 (1 = minor and major pieces alike)")
+    if args.harmony and not (args.listen or args.init_from or args.resume):
+        raise LiveBiaxialError("--harmony: a model that knows chords also listens; add --listen")
+
+
+def _run_grid(args) -> tuple[int, int, bool]:
+    """(segment steps, steps per beat, home key): the command line's, or with --resume the run's own grid, and
+    its segments unless the command line changes them."""
+    segment_steps, steps_per_beat, home_key = args.segment_steps or TrainConfig.segment_steps, args.steps_per_beat, args.home_key
+    if args.resume:
+        from . import checkpoint
+
+        blob = checkpoint.load(Path(args.out) / "last.pt")
+        segment_steps = args.segment_steps or blob["train_config"]["segment_steps"]
+        steps_per_beat = blob["model_config"]["steps_per_beat"]
+        home_key = home_key or blob["train_config"].get("home_key", False)
+    return segment_steps, steps_per_beat, home_key
+
+
+def _resume_changes(args) -> dict:
+    """The TrainConfig fields the command line changes for the rest of a resumed run."""
+    changes = {k: v for k, v in (("batch_size", args.batch_size), ("segment_steps", args.segment_steps),
+                                 ("home_key", args.home_key)) if v}
+    if args.minor_weight != 1:
+        changes["minor_weight"] = args.minor_weight
+    if args.threads is not None:
+        changes["threads"] = args.threads
+    if args.precision is not None:
+        changes["precision"] = args.precision
+    return changes
+
+
+def _model_config(args) -> ModelConfig:
+    """The command line's sizes, or with --init-from the parent's sizes and grid, with this run's key memory,
+    listening and chords added."""
+    model_config = ModelConfig(args.time_sizes, args.pitch_sizes, args.dropout, args.steps_per_beat, args.key_memory,
+                               args.listen, args.harmony)
+    if args.init_from and not args.resume:
+        from live_biaxial.errors import LiveBiaxialError
+
+        from . import checkpoint
+
+        parent = ModelConfig.from_dict(checkpoint.load(args.init_from)["model_config"])
+        model_config = ModelConfig(parent.time_sizes, parent.pitch_sizes, parent.dropout, parent.steps_per_beat,
+                                   args.key_memory or parent.key_memory_steps, args.listen or parent.listens,
+                                   args.harmony or parent.chords)
+        if model_config.chords and not model_config.listens:
+            raise LiveBiaxialError("--harmony: a model that knows chords also listens; add --listen")
+    return model_config
+
+
+def _say_where_it_ended(out: Path, last: dict) -> None:
     best = out / "best.pt"
     if best.exists():
         from . import checkpoint
@@ -142,7 +168,6 @@ def run_train(args) -> int:
               f"samples in {out / 'samples'}; next: live-biaxial export-onnx {best} --out {out.name}.onnx")
     else:
         print(f"no validation ran (--eval-every); last: {out / 'last.pt'}; metrics: {json.dumps(last)}")
-    return 0
 
 
 def add_eval_args(p) -> None:
