@@ -37,9 +37,8 @@ def run_generate(args) -> int:
 
     from ..model_file import Cell
     from ..steering.controls import Controls
-    from ..music.chords import chord_track
     from ..steering.generation import generate, seed_step
-    from ..music.representation import matrix_to_midi, midi_to_matrix, note_ons, read_midi_file
+    from ..music.representation import midi_to_matrix, note_ons, read_midi_file
 
     if args.bars < 1 or not 20 <= args.bpm <= 300:
         raise LiveBiaxialError("--bars must be at least 1 and --bpm within 20..300")
@@ -70,20 +69,8 @@ def run_generate(args) -> int:
                         harmony=harmony, harmony_strength=strength)
     music = notes if prime is None else np.concatenate([prime, notes])  # (P + steps, 78, 2)
     out = Path(args.out)
-    write = dict(bpm=args.bpm, steps_per_beat=cell.steps_per_beat, time_signature=signature)
-    midi = matrix_to_midi(music, velocity=args.velocity, **write)
-    if part is not None:  # the improviser's track first, then the part's (on the next channel)
-        midi.tracks[0].insert(0, mido.MetaMessage("track_name", name="live-biaxial", time=0))
-        track = matrix_to_midi(part, velocity=args.velocity, channel=1, **write).tracks[0]
-        track.insert(0, mido.MetaMessage("track_name", name=Path(args.accompany).stem, time=0))
-        midi.tracks.append(track)
     followed = [None] * (0 if prime is None else len(prime)) + [chord for chord, _ in harmony.followed]
-    if any(followed):  # the chords it followed, as marker events: --chords-from reads them back
-        midi.tracks.append(chord_track(followed, cell.steps_per_beat, midi.ticks_per_beat))
-    try:
-        midi.save(out)
-    except OSError as err:
-        raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
+    midi = _save(args, out, music, part, followed, cell.steps_per_beat, signature)
     silent = int((notes[:, :, 0].sum(1) == 0).sum())
     after = "" if prime is None else f"{args.prime} ({len(prime) / bar_steps:g} bars) then "
     length = f"{steps / bar_steps:g} bars" if part is None else f"{steps / bar_steps:g} bars along with {args.accompany}"
@@ -101,3 +88,29 @@ def run_generate(args) -> int:
                        bar_steps=bar_steps, part=part)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _save(args, out, music, part, followed: list, steps_per_beat: int, signature):
+    """The MIDI file: the improviser's track (music (T, 78, 2)), the part it played along with on the next
+    channel, and the chords it followed as marker events (``--chords-from`` reads them back)."""
+    from pathlib import Path
+
+    import mido
+
+    from ..music.chords import chord_track
+    from ..music.representation import matrix_to_midi
+
+    write = dict(bpm=args.bpm, steps_per_beat=steps_per_beat, time_signature=signature)
+    midi = matrix_to_midi(music, velocity=args.velocity, **write)
+    if part is not None:  # the improviser's track first, then the part's (on the next channel)
+        midi.tracks[0].insert(0, mido.MetaMessage("track_name", name="live-biaxial", time=0))
+        track = matrix_to_midi(part, velocity=args.velocity, channel=1, **write).tracks[0]
+        track.insert(0, mido.MetaMessage("track_name", name=Path(args.accompany).stem, time=0))
+        midi.tracks.append(track)
+    if any(followed):
+        midi.tracks.append(chord_track(followed, steps_per_beat, midi.ticks_per_beat))
+    try:
+        midi.save(out)
+    except OSError as err:
+        raise LiveBiaxialError(f"{out}: cannot write ({err.strerror})") from err
+    return midi
