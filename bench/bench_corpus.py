@@ -29,7 +29,9 @@ METER_NAMES = {(16, 4): "4/4", (12, 4): "3/4", (8, 4): "2/4", (12, 6): "6/8", (1
 
 
 def meter_of(piece) -> str:
-    """The meter most of the piece's steps are in."""
+    """The meter most of the piece's steps are in (a piece without one: 4/4, as training counts it)."""
+    if piece.meter is None:
+        return "4/4"
     rows, counts = np.unique(piece.meter, axis=0, return_counts=True)
     bar, beat = (int(x) for x in rows[counts.argmax()])
     return METER_NAMES.get((bar, beat), f"{bar}/{beat} 16ths")
