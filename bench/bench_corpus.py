@@ -42,12 +42,9 @@ QUARTETS = ("music21:haydn", "music21:mozart", "music21:beethoven")
 
 def groups(split: str) -> dict[str, list]:
     """The JSB split as the data gives it; the corpus' chorales of that split by meter; the string quartets'."""
-    jsb = load_data([str(JSB)], 4, min_steps=1, log=lambda line: None).splits[split]
-    corpus = [p for p in load_data([str(JSB), "music21:bach", *QUARTETS], 4, min_steps=1,
-                                   log=lambda line: None).splits[split]
-              if not p.name.startswith("Jsb") and p.voices is not None]
-    out = {f"JSB {split} (as 4/4)": jsb}
-    for piece in corpus:
+    pieces = load_data([str(JSB), "music21:bach", *QUARTETS], 4, min_steps=1, log=lambda line: None).splits[split]
+    out = {f"JSB {split} (as 4/4)": [p for p in pieces if p.name.startswith(JSB.stem)]}
+    for piece in (p for p in pieces if not p.name.startswith(JSB.stem) and p.voices is not None):
         if piece.name.startswith("bach/"):
             out.setdefault(f"corpus chorales {split}, {meter_of(piece)}", []).append(piece)
         else:

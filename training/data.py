@@ -204,7 +204,8 @@ def _music21_name(path: Path) -> str:
 
 def _held_out_tunes(jsb: dict[str, list[Piece]]) -> dict:
     """A score's tune (scores.tune_key) -> the split of the first JSB piece with voices apart that has it,
-    the held-out splits first: a chorale the standard split holds out stays held out in another edition."""
+    the held-out splits first: a chorale the standard split holds out stays held out in another edition.
+    ``jsb``: the splits holding only what the JSB files gave."""
     tunes: dict = {}
     for split in ("test", "valid", "train"):
         for p in jsb[split]:
@@ -225,17 +226,19 @@ def load_data(
     skipped: list[str] = []
     moved = 0
     jsb: dict[str, list[Piece]] = {s: [] for s in SPLITS}
+    tunes = None  # of the JSB pieces, worked out once, at the first music21 source
     for source in sorted(sources, key=lambda s: s.startswith("music21:")):  # the JSB files' tunes first
         if Path(source).suffix.lower() == ".json" and not source.startswith("music21:"):
             for split, pieces in _load_jsb(_existing(source), steps_per_beat).items():
                 splits[split].extend(pieces)
                 jsb[split].extend(pieces)
             continue
-        tunes = _held_out_tunes(jsb) if source.startswith("music21:") else {}
+        if source.startswith("music21:") and tunes is None:
+            tunes = _held_out_tunes(jsb)
         for name, loaded in _files_of(source, steps_per_beat, skipped, log):
             matrix, position, meter, voices = loaded
             own = _split_of(name)
-            split = tunes.get(tune_key(voices), own) if voices is not None else own
+            split = tunes.get(tune_key(voices), own) if voices is not None and tunes else own
             moved += split != own
             splits[split].append(Piece(name, matrix, voices, position=position, meter=meter))
     if moved:
